@@ -1,0 +1,179 @@
+extension Limits: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        w.varint(maxRequestBytes)
+        w.varint(maxPayloadBytes)
+        w.varint(maxMutationsPerPush)
+        w.varint(maxPageSize)
+        w.varint(UInt64(maxClockSkewMillis))
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(
+            maxRequestBytes: try r.int(), maxPayloadBytes: try r.int(), maxMutationsPerPush: try r.int(),
+            maxPageSize: try r.int(), maxClockSkewMillis: Int64(try r.int()))
+    }
+}
+
+extension SpaceAccess: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        space.encode(to: &w)
+        w.byte(role.wireByte)
+        w.varint(UInt64(head))
+        w.varint(UInt64(horizon))
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(
+            space: try SpaceID(from: &r), role: try r.enumByte(Role.self, "role"),
+            head: try r.version(), horizon: try r.version())
+    }
+}
+
+extension WireReader {
+    mutating func version() throws(FrameError) -> Version {
+        let v = try varint()
+        guard v <= UInt64(Int64.max) else { throw malformed("version out of range") }
+        return Int64(v)
+    }
+    mutating func protocolVersion() throws(FrameError) -> UInt16 {
+        let v = try varint()
+        guard v <= UInt64(UInt16.max) else { throw malformed("protocol version out of range") }
+        return UInt16(v)
+    }
+}
+
+extension HelloRequest: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        w.varint(UInt64(protocolVersion))
+        w.string(client)
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(protocolVersion: try r.protocolVersion(), client: try r.string())
+    }
+}
+
+extension HelloResponse: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        w.varint(UInt64(protocolVersion))
+        w.string(server)
+        device.encode(to: &w)
+        user.encode(to: &w)
+        limits.encode(to: &w)
+        w.signed(serverTime)
+        w.array(spaces) { w, s in s.encode(to: &w) }
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(
+            protocolVersion: try r.protocolVersion(), server: try r.string(), device: try DeviceID(from: &r),
+            user: try UserID(from: &r), limits: try Limits(from: &r), serverTime: try r.signed(),
+            spaces: try r.array(minItemBytes: 4) { (r: inout WireReader) throws(FrameError) in try SpaceAccess(from: &r) })
+    }
+}
+
+extension PushRequest: WireCodable {
+    public func encode(to w: inout WireWriter) { w.array(mutations) { w, m in m.encode(to: &w) } }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(mutations: try r.array(minItemBytes: 20) { (r: inout WireReader) throws(FrameError) in try Mutation(from: &r) })
+    }
+}
+
+extension PushResponse: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        w.array(results) { w, m in m.encode(to: &w) }
+        clock.encode(to: &w)
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(
+            results: try r.array(minItemBytes: 5) { (r: inout WireReader) throws(FrameError) in try MutationResult(from: &r) },
+            clock: try HLC(from: &r))
+    }
+}
+
+extension PullRequest: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        space.encode(to: &w)
+        w.varint(UInt64(after))
+        w.varint(limit)
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(space: try SpaceID(from: &r), after: try r.version(), limit: try r.int())
+    }
+}
+
+extension PullResponse: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        space.encode(to: &w)
+        w.array(changes) { w, c in c.encode(to: &w) }
+        w.varint(UInt64(cursor))
+        w.bool(hasMore)
+        w.varint(UInt64(head))
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(
+            space: try SpaceID(from: &r),
+            changes: try r.array(minItemBytes: 16) { (r: inout WireReader) throws(FrameError) in try Change(from: &r) },
+            cursor: try r.version(), hasMore: try r.bool(), head: try r.version())
+    }
+}
+
+extension LiveEvent: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        switch self {
+        case .advanced(let space, let head):
+            w.byte(0)
+            space.encode(to: &w)
+            w.varint(UInt64(head))
+        case .heartbeat(let time):
+            w.byte(1)
+            w.signed(time)
+        case .revoked(let message):
+            w.byte(2)
+            w.string(message)
+        }
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        switch try r.byte() {
+        case 0: self = .advanced(space: try SpaceID(from: &r), head: try r.version())
+        case 1: self = .heartbeat(serverTime: try r.signed())
+        case 2: self = .revoked(message: try r.string())
+        case let b: throw r.malformed("unknown live event \(b)")
+        }
+    }
+}
+
+extension ErrorResponse: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        w.string(code)
+        w.string(message)
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(code: try r.string(), message: try r.string())
+    }
+}
+
+extension Message {
+    func encodePayload(to w: inout WireWriter) {
+        switch self {
+        case .helloRequest(let m): m.encode(to: &w)
+        case .helloResponse(let m): m.encode(to: &w)
+        case .pushRequest(let m): m.encode(to: &w)
+        case .pushResponse(let m): m.encode(to: &w)
+        case .pullRequest(let m): m.encode(to: &w)
+        case .pullResponse(let m): m.encode(to: &w)
+        case .live(let m): m.encode(to: &w)
+        case .error(let m): m.encode(to: &w)
+        }
+    }
+
+    static func decodePayload(type: UInt8, from r: inout WireReader) throws(FrameError) -> Message {
+        switch type {
+        case 1: return .helloRequest(try HelloRequest(from: &r))
+        case 2: return .helloResponse(try HelloResponse(from: &r))
+        case 3: return .pushRequest(try PushRequest(from: &r))
+        case 4: return .pushResponse(try PushResponse(from: &r))
+        case 5: return .pullRequest(try PullRequest(from: &r))
+        case 6: return .pullResponse(try PullResponse(from: &r))
+        case 7: return .live(try LiveEvent(from: &r))
+        case 8: return .error(try ErrorResponse(from: &r))
+        default: throw FrameError(.unknownMessageType, "unknown message type \(type); this peer speaks protocol version \(satchelProtocolVersion)")
+        }
+    }
+}

@@ -1,0 +1,189 @@
+/// The protocol version this module speaks. Any change to a message layout bumps it.
+public let satchelProtocolVersion: UInt16 = 1
+
+/// A device's role in a space.
+public enum Role: String, Hashable, Sendable, CaseIterable, Comparable {
+    /// May pull.
+    case reader
+    /// May pull and push.
+    case writer
+    /// May pull, push and manage the space's members.
+    case owner
+
+    public var canWrite: Bool { self != .reader }
+    public static func < (a: Role, b: Role) -> Bool { a.wireByte < b.wireByte }
+}
+
+/// The server's limits, announced in hello so clients stay inside them.
+public struct Limits: Hashable, Sendable {
+    /// Largest request body accepted, as sent (compressed).
+    public var maxRequestBytes: Int
+    /// Largest decompressed frame payload accepted or sent.
+    public var maxPayloadBytes: Int
+    /// Most mutations in one push.
+    public var maxMutationsPerPush: Int
+    /// Most changes in one pull page.
+    public var maxPageSize: Int
+    /// How far ahead of the server's clock a device's clock may be.
+    public var maxClockSkewMillis: Int64
+
+    public init(maxRequestBytes: Int = 4 << 20, maxPayloadBytes: Int = 16 << 20, maxMutationsPerPush: Int = 1000, maxPageSize: Int = 1000, maxClockSkewMillis: Int64 = 5 * 60 * 1000) {
+        self.maxRequestBytes = maxRequestBytes
+        self.maxPayloadBytes = maxPayloadBytes
+        self.maxMutationsPerPush = maxMutationsPerPush
+        self.maxPageSize = maxPageSize
+        self.maxClockSkewMillis = maxClockSkewMillis
+    }
+
+    public static let `default` = Limits()
+}
+
+/// A space a device may use, with its role and how far its log reaches.
+public struct SpaceAccess: Hashable, Sendable {
+    public var space: SpaceID
+    public var role: Role
+    /// The latest version in the space.
+    public var head: Version
+    /// The oldest cursor the server can still serve changes after; an older cursor must
+    /// re-bootstrap the space (pull after 0).
+    public var horizon: Version
+
+    public init(space: SpaceID, role: Role, head: Version, horizon: Version) {
+        self.space = space
+        self.role = role
+        self.head = head
+        self.horizon = horizon
+    }
+}
+
+/// Device → server: opens a session.
+public struct HelloRequest: Hashable, Sendable {
+    public var protocolVersion: UInt16
+    /// Client software and version, e.g. "satchel-cli/0.1.0"; shown to operators.
+    public var client: String
+
+    public init(protocolVersion: UInt16 = satchelProtocolVersion, client: String) {
+        self.protocolVersion = protocolVersion
+        self.client = client
+    }
+}
+
+/// Server → device: who it is, what it may use, and the limits.
+public struct HelloResponse: Hashable, Sendable {
+    public var protocolVersion: UInt16
+    public var server: String
+    public var device: DeviceID
+    public var user: UserID
+    public var limits: Limits
+    /// The server's physical time in milliseconds, so a device can warn about its own clock.
+    public var serverTime: Timestamp
+    public var spaces: [SpaceAccess]
+
+    public init(protocolVersion: UInt16 = satchelProtocolVersion, server: String, device: DeviceID, user: UserID, limits: Limits, serverTime: Timestamp, spaces: [SpaceAccess]) {
+        self.protocolVersion = protocolVersion
+        self.server = server
+        self.device = device
+        self.user = user
+        self.limits = limits
+        self.serverTime = serverTime
+        self.spaces = spaces
+    }
+}
+
+/// Device → server: a batch of mutations, applied in order; each gets its own result.
+public struct PushRequest: Hashable, Sendable {
+    public var mutations: [Mutation]
+    public init(mutations: [Mutation]) { self.mutations = mutations }
+}
+
+/// Server → device: one result per pushed mutation, in the same order.
+public struct PushResponse: Hashable, Sendable {
+    public var results: [MutationResult]
+    /// The server's clock after the push; devices observe it.
+    public var clock: HLC
+    public init(results: [MutationResult], clock: HLC) {
+        self.results = results
+        self.clock = clock
+    }
+}
+
+/// Device → server: changes of one space after a cursor.
+public struct PullRequest: Hashable, Sendable {
+    public var space: SpaceID
+    /// The last version the device has applied for this space (0 to bootstrap).
+    public var after: Version
+    /// At most this many changes (the server may send fewer).
+    public var limit: Int
+
+    public init(space: SpaceID, after: Version, limit: Int) {
+        self.space = space
+        self.after = after
+        self.limit = limit
+    }
+}
+
+/// Server → device: a page of changes.
+public struct PullResponse: Hashable, Sendable {
+    public var space: SpaceID
+    public var changes: [Change]
+    /// The cursor to store with these changes and send as `after` next time.
+    public var cursor: Version
+    /// Whether more changes follow this page.
+    public var hasMore: Bool
+    /// The space's latest version when the page was read (for progress).
+    public var head: Version
+
+    public init(space: SpaceID, changes: [Change], cursor: Version, hasMore: Bool, head: Version) {
+        self.space = space
+        self.changes = changes
+        self.cursor = cursor
+        self.hasMore = hasMore
+        self.head = head
+    }
+}
+
+/// Server → device over the live connection.
+public enum LiveEvent: Hashable, Sendable {
+    /// The space has changes up to `head`: pull.
+    case advanced(space: SpaceID, head: Version)
+    /// Sent every few seconds; a device that misses several treats the link as dead.
+    case heartbeat(serverTime: Timestamp)
+    /// The device's token was revoked; the connection closes after this.
+    case revoked(message: String)
+}
+
+/// Any failed request: a stable code and a message a person can act on.
+public struct ErrorResponse: Hashable, Sendable, Error {
+    public var code: String
+    public var message: String
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Every message that travels in a frame, tagged with its type.
+public enum Message: Hashable, Sendable {
+    case helloRequest(HelloRequest)
+    case helloResponse(HelloResponse)
+    case pushRequest(PushRequest)
+    case pushResponse(PushResponse)
+    case pullRequest(PullRequest)
+    case pullResponse(PullResponse)
+    case live(LiveEvent)
+    case error(ErrorResponse)
+
+    /// The type byte in the frame header.
+    public var type: UInt8 {
+        switch self {
+        case .helloRequest: 1
+        case .helloResponse: 2
+        case .pushRequest: 3
+        case .pushResponse: 4
+        case .pullRequest: 5
+        case .pullResponse: 6
+        case .live: 7
+        case .error: 8
+        }
+    }
+}
