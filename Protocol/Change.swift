@@ -62,6 +62,7 @@ public struct Change: Hashable, Sendable {
             switch change {
             case .set(let v): out[name] = v
             case .textDiff(let d): out[name] = .text(try d.apply(to: out[name]?.textValue ?? ""))
+            case .setDelta(let add, let remove): out[name] = Merge.applyDelta(to: out[name] ?? .null, add: add, remove: remove)
             }
         }
         return out

@@ -105,7 +105,10 @@ public enum Merge {
 
         if current.deleted {
             state.deleted = false
-            if !hasSeenDeletion(current, m), let stamp = current.deletedStamp {
+            if m.operation == .create && hasSeenDeletion(current, m) {
+                // A create after seeing the delete starts a new record: the tombstone's fields go.
+                state.fields = [:]
+            } else if !hasSeenDeletion(current, m), let stamp = current.deletedStamp {
                 // Edit wins over a concurrent delete: the record comes back, the delete is recorded.
                 conflicts.append(Conflict(kind: .editRevived, field: nil, kept: .null, winner: .null, keptStamp: stamp))
             }
@@ -118,7 +121,7 @@ public enum Merge {
             guard let fieldSchema = collection.fields[name] else {
                 throw ValidationError(.unknownField, "collection '\(collection.name)' has no field '\(name)'")
             }
-            let cur = current.fields[name]
+            let cur = state.fields[name]
             let new: Value
             switch change {
             case .set(let v):
@@ -136,12 +139,20 @@ public enum Merge {
                 }
                 new = .text(try diff.apply(to: baseText))
                 try schema.validate(new, for: fieldSchema, in: collection.name)
+            case .setDelta(let add, let remove):
+                // Deltas commute: applied to the current set, whoever wrote it.
+                let merged = applyDelta(to: state.fields[name]?.value ?? .null, add: add, remove: remove)
+                try schema.validate(merged, for: fieldSchema, in: collection.name)
+                let seen = state.fields[name].map { hasSeen($0, m) } ?? true
+                if !seen { concurrent = true }
+                state.fields[name] = FieldState(value: merged, stamp: m.stamp, version: version, merged: !seen)
+                continue
             }
 
-            guard let cur, !hasSeen(cur, m) else {
-                if cur?.value != new || cur == nil {
-                    state.fields[name] = FieldState(value: new, stamp: m.stamp, version: version)
-                }
+            guard let cur = state.fields[name], !hasSeen(cur, m) else {
+                // Even an unchanged value takes the new stamp: the write happened, and a later
+                // concurrent write must be judged against it.
+                state.fields[name] = FieldState(value: new, stamp: m.stamp, version: version)
                 continue
             }
             concurrent = true
@@ -199,6 +210,21 @@ public enum Merge {
             return .referenceSet(mergeSets(base: b, ours: o, theirs: t))
         default:
             return nil
+        }
+    }
+
+    static func applyDelta(to current: Value, add: Value, remove: Value) -> Value {
+        switch (current, add, remove) {
+        case (.referenceSet(let c), .referenceSet(let a), .referenceSet(let r)):
+            return .references(Set(c).union(a).subtracting(r))
+        case (.stringSet(let c), .stringSet(let a), .stringSet(let r)):
+            return .set(Set(c).union(a).subtracting(r))
+        case (_, .referenceSet(let a), .referenceSet(let r)):
+            return .references(Set(a).subtracting(r))
+        case (_, .stringSet(let a), .stringSet(let r)):
+            return .set(Set(a).subtracting(r))
+        default:
+            return current
         }
     }
 

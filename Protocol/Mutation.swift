@@ -7,6 +7,22 @@ public enum Operation: String, Hashable, Sendable, CaseIterable {
 public enum FieldChange: Hashable, Sendable {
     case set(Value)
     case textDiff(TextDiff)
+    /// For a set field: elements to add and to remove (both `.stringSet` or both
+    /// `.referenceSet`). Applied to whatever the set holds when it arrives, so concurrent
+    /// additions and removals all survive without needing a base.
+    case setDelta(add: Value, remove: Value)
+
+    /// The change that turns set `old` into set `new`: a delta when both are sets of one kind.
+    public static func set(from old: Value?, to new: Value) -> FieldChange {
+        switch (old, new) {
+        case (.stringSet(let o)?, .stringSet(let n)):
+            return .setDelta(add: .set(Set(n).subtracting(o)), remove: .set(Set(o).subtracting(n)))
+        case (.referenceSet(let o)?, .referenceSet(let n)):
+            return .setDelta(add: .references(Set(n).subtracting(o)), remove: .references(Set(o).subtracting(n)))
+        default:
+            return .set(new)
+        }
+    }
 
     /// The cheaper way to send `new` when the receiver holds `base`: a diff when its encoding
     /// is smaller than the whole text, otherwise the whole value.

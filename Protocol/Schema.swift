@@ -120,6 +120,17 @@ public struct Schema: Hashable, Sendable {
             }
             switch change {
             case .set(let v): try validate(v, for: field, in: c.name)
+            case .setDelta(let add, let remove):
+                switch (field.type, add, remove) {
+                case (.stringSet, .stringSet, .stringSet), (.referenceSet, .referenceSet, .referenceSet):
+                    try validate(add, for: field, in: c.name)
+                    try validate(remove, for: field, in: c.name)
+                default:
+                    throw ValidationError(.typeMismatch, "field \(c.name).\(name) takes set deltas only of its own set type")
+                }
+                if mutation.operation == .create {
+                    throw ValidationError(.invalidDiff, "a create must send full values, not deltas (field \(c.name).\(name))")
+                }
             case .textDiff:
                 guard field.type.isText else {
                     throw ValidationError(.typeMismatch, "field \(c.name).\(name) is not text, so it cannot take a text diff")

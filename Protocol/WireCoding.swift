@@ -110,12 +110,14 @@ extension FieldChange: WireCodable {
         switch self {
         case .set(let v): w.byte(0); v.encode(to: &w)
         case .textDiff(let d): w.byte(1); d.encode(to: &w)
+        case .setDelta(let add, let remove): w.byte(2); add.encode(to: &w); remove.encode(to: &w)
         }
     }
     public init(from r: inout WireReader) throws(FrameError) {
         switch try r.byte() {
         case 0: self = .set(try Value(from: &r))
         case 1: self = .textDiff(try TextDiff(from: &r))
+        case 2: self = .setDelta(add: try Value(from: &r), remove: try Value(from: &r))
         case let tag: throw r.malformed("unknown field change type \(tag)")
         }
     }
