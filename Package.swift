@@ -13,7 +13,19 @@ let package = Package(
     platforms: [.macOS(.v14), .iOS(.v17)],
     products: [
         .library(name: "SatchelProtocol", targets: ["SatchelProtocol"]),
+        .library(name: "SatchelServer", targets: ["SatchelServer"]),
+        .executable(name: "satchel-server", targets: ["satchel-server"]),
         .executable(name: "satchel-bench", targets: ["satchel-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // System libraries: Debian's -dev packages provide the headers and pkg-config files.
@@ -27,7 +39,7 @@ let package = Package(
         // The pure core: model, clocks, merge rules, change log, wire messages and frames.
         .target(
             name: "SatchelProtocol", dependencies: ["CZlib"], path: "Protocol",
-            exclude: ["PROTOCOL.md", "Vectors"],
+            exclude: ["PROTOCOL.md", "Vectors", "openapi.yaml"],
             // Optimised even in debug builds: the merge and codec code is hot in the seeded
             // simulations of the test suite, and -Onone makes them several times slower.
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
@@ -37,6 +49,30 @@ let package = Package(
             name: "SatchelSQLite", dependencies: ["CSQLite"], path: "Sources/SatchelSQLite",
             swiftSettings: strict),
 
+        // The sync server as a library: store, HTTP API, auth, live updates.
+        .target(
+            name: "SatchelServer",
+            dependencies: [
+                "SatchelProtocol", "SatchelSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Server", swiftSettings: strict),
+
+        .executableTarget(
+            name: "satchel-server",
+            dependencies: [
+                "SatchelServer", "SatchelProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/satchel-server", swiftSettings: strict),
+
         .executableTarget(
             name: "satchel-bench", dependencies: ["SatchelProtocol"], path: "Sources/satchel-bench",
             swiftSettings: strict),
@@ -44,6 +80,15 @@ let package = Package(
         .testTarget(
             name: "SatchelProtocolTests", dependencies: ["SatchelProtocol"],
             path: "Tests/SatchelProtocolTests", swiftSettings: strict),
+        .testTarget(
+            name: "SatchelServerTests",
+            dependencies: [
+                "SatchelServer", "SatchelProtocol", "SatchelSQLite",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            path: "Tests/SatchelServerTests", swiftSettings: strict),
         .testTarget(
             name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite"],
             path: "Tests/SatchelSQLiteTests", swiftSettings: strict),

@@ -19,10 +19,83 @@ public struct MutationResult: Hashable, Sendable {
     }
 }
 
+/// What the change-log algorithm needs from storage. The algorithm itself (`applyMutation`,
+/// `applyOperatorWrite`) is shared: the in-memory `ChangeLog` and every server store run the same
+/// code, inside one transaction per push in the stores.
+public protocol ChangeLogStorage {
+    var schema: Schema { get }
+    /// The version of the last change appended (0 for an empty log).
+    func currentHead() throws -> Version
+    /// The result recorded for a mutation id, if it was seen before.
+    func result(of mutation: MutationID) throws -> MutationResult?
+    /// The record's current state, tombstones included.
+    func record(_ key: RecordKey) throws -> RecordState?
+    /// The record as it was at `version`, or nil when that is older than the kept history.
+    func base(of key: RecordKey, at version: Version) throws -> RecordState?
+    /// Appends `change` (whose version is `currentHead() + 1`) and makes `state` the record's
+    /// current state, keeping `old` as history for later merges.
+    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?) throws
+    /// Records a mutation's result, so a repeated push gets the same answer and no second effect.
+    mutating func saveResult(_ result: MutationResult, of mutation: Mutation) throws
+}
+
+extension ChangeLogStorage {
+    /// Applies one mutation from a device: schema checks, device access, merge, append. A
+    /// mutation id seen before returns its first result and changes nothing. Rejections are
+    /// results, not errors; only storage failures throw.
+    public mutating func applyMutation(_ m: Mutation) throws -> MutationResult {
+        try apply(m, asDevice: true)
+    }
+
+    /// Applies an operator's write (loading reference data): device access rules do not apply.
+    public mutating func applyOperatorWrite(_ m: Mutation) throws -> MutationResult {
+        try apply(m, asDevice: false)
+    }
+
+    private mutating func apply(_ m: Mutation, asDevice: Bool) throws -> MutationResult {
+        if let earlier = try result(of: m.id) { return earlier }
+        let result: MutationResult
+        do {
+            try schema.validate(m)
+            if asDevice { try schema.checkDeviceAccess(m) }
+            result = try merge(m)
+        } catch let error as ValidationError {
+            result = MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: error)
+        }
+        try saveResult(result, of: m)
+        return result
+    }
+
+    private mutating func merge(_ m: Mutation) throws -> MutationResult {
+        let current = try record(m.key)
+        var head = try currentHead()
+        let outcome = try Merge.apply(m, to: current, base: try base(of: m.key, at: m.baseVersion), schema: schema, version: head + 1)
+        var version = current?.version ?? 0
+        if outcome.changed {
+            head += 1
+            try append(Change(key: m.key, from: current, to: outcome.state, mutation: m.id), state: outcome.state, replacing: current)
+            version = head
+        }
+        var conflictIDs: [RecordID] = []
+        for (index, conflict) in outcome.conflicts.enumerated() {
+            head += 1
+            let id = Conflict.recordID(for: m.id, index: index)
+            let key = RecordKey(space: m.key.space, collection: .conflicts, record: id)
+            var state = RecordState(version: head)
+            for (name, value) in conflict.recordFields(about: m.key, mutation: m.id) {
+                state.fields[name] = FieldState(value: value, stamp: m.stamp, version: head)
+            }
+            let old = try record(key)
+            try append(Change(key: key, from: old, to: state, mutation: m.id), state: state, replacing: old)
+            conflictIDs.append(id)
+        }
+        return MutationResult(mutation: m.id, status: outcome.status, version: version, conflicts: conflictIDs)
+    }
+}
+
 /// The change log in memory: the reference model of what a server store does with pushed
-/// mutations (dedupe by id, merge, append, keep bases, page by cursor). The simulation and the
-/// property tests drive it; server stores must behave the same.
-public struct ChangeLog: Sendable {
+/// mutations. The simulation and the property tests drive it.
+public struct ChangeLog: ChangeLogStorage, Sendable {
     public let schema: Schema
     /// The version of the last change appended.
     public private(set) var head: Version = 0
@@ -34,66 +107,31 @@ public struct ChangeLog: Sendable {
     public private(set) var changes: [Change] = []
     /// Earlier states of each record, oldest first, kept as merge bases.
     private var history: [RecordKey: [RecordState]] = [:]
-    /// The result of every mutation seen, so a repeated push gets the same answer and no second effect.
     private var results: [MutationID: MutationResult] = [:]
 
     public init(schema: Schema = .standard) { self.schema = schema }
 
-    /// Applies one mutation from a device (schema checks, device access, merge) and appends the
-    /// changes it causes. A mutation id seen before returns its first result and changes nothing.
+    /// Applies a device's mutation (see `applyMutation`).
     @discardableResult
     public mutating func push(_ m: Mutation) -> MutationResult {
-        if let earlier = results[m.id] { return earlier }
-        let result: MutationResult
-        do {
-            try schema.validate(m)
-            try schema.checkDeviceAccess(m)
-            result = try apply(m)
-        } catch {
-            result = MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: error)
-        }
-        results[m.id] = result
-        return result
+        // In memory nothing can fail but the merge, whose failures are results.
+        try! applyMutation(m)
     }
 
-    /// Writes a record directly (operators loading reference data), bypassing device access.
-    @discardableResult
-    public mutating func write(_ m: Mutation) throws(ValidationError) -> MutationResult {
-        try schema.validate(m)
-        return try apply(m)
-    }
+    public func currentHead() -> Version { head }
+    public func result(of mutation: MutationID) -> MutationResult? { results[mutation] }
+    public func record(_ key: RecordKey) -> RecordState? { records[key] }
 
-    private mutating func apply(_ m: Mutation) throws(ValidationError) -> MutationResult {
-        let current = records[m.key]
-        let outcome = try Merge.apply(m, to: current, base: base(of: m.key, at: m.baseVersion), schema: schema, version: head + 1)
-        var version = current?.version ?? 0
-        if outcome.changed {
-            version = append(key: m.key, state: outcome.state, mutation: m.id)
-        }
-        var conflictIDs: [RecordID] = []
-        for (index, conflict) in outcome.conflicts.enumerated() {
-            let id = Conflict.recordID(for: m.id, index: index)
-            let key = RecordKey(space: m.key.space, collection: .conflicts, record: id)
-            let stamp = m.stamp
-            var state = RecordState(version: head + 1)
-            for (name, value) in conflict.recordFields(about: m.key, mutation: m.id) {
-                state.fields[name] = FieldState(value: value, stamp: stamp, version: head + 1)
-            }
-            append(key: key, state: state, mutation: m.id)
-            conflictIDs.append(id)
-        }
-        return MutationResult(mutation: m.id, status: outcome.status, version: version, conflicts: conflictIDs)
-    }
-
-    @discardableResult
-    private mutating func append(key: RecordKey, state: RecordState, mutation: MutationID) -> Version {
+    public mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?) {
         head += 1
-        precondition(state.version == head)
-        let old = records[key]
-        if let old { history[key, default: []].append(old) }
-        records[key] = state
-        changes.append(Change(key: key, from: old, to: state, mutation: mutation))
-        return head
+        precondition(change.version == head && state.version == head, "changes must be appended in version order")
+        if let old { history[change.key, default: []].append(old) }
+        records[change.key] = state
+        changes.append(change)
+    }
+
+    public mutating func saveResult(_ result: MutationResult, of mutation: Mutation) {
+        results[mutation.id] = result
     }
 
     /// The record as it was at `version`, or nil when that is older than the kept history.

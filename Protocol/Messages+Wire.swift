@@ -177,3 +177,18 @@ extension Message {
         }
     }
 }
+
+extension PullResponse {
+    /// The payload of a PullResponse whose changes are already encoded (servers keep changes in
+    /// their wire form and send them without decoding).
+    public static func encodePayload(space: SpaceID, encodedChanges: [[UInt8]], cursor: Version, hasMore: Bool, head: Version) -> [UInt8] {
+        var w = WireWriter(capacity: encodedChanges.reduce(64) { $0 + $1.count })
+        space.encode(to: &w)
+        w.varint(encodedChanges.count)
+        for c in encodedChanges { w.append(c) }
+        w.varint(UInt64(cursor))
+        w.bool(hasMore)
+        w.varint(UInt64(head))
+        return w.bytes
+    }
+}

@@ -1,7 +1,3 @@
-/// What a mutation does to its record.
-public enum Operation: String, Hashable, Sendable, CaseIterable {
-    case create, patch, delete
-}
 
 /// The new content of one field: a whole value, or for text an edit script against the base.
 public enum FieldChange: Hashable, Sendable {
@@ -36,6 +32,11 @@ public enum FieldChange: Hashable, Sendable {
 /// One local write, as a device sends it. Identified by a unique `id`, so a push repeated after
 /// a timeout is applied once.
 public struct Mutation: Hashable, Sendable {
+    /// What a mutation does to its record. (Nested: Foundation has its own `Operation`.)
+    public enum Operation: String, Hashable, Sendable, CaseIterable {
+        case create, patch, delete
+    }
+
     /// Unique id, chosen by the device.
     public var id: MutationID
     /// The device that wrote it.

@@ -178,7 +178,7 @@ extension Mutation: WireCodable {
         let key = try RecordKey(from: &r)
         let base = try r.varint()
         guard base <= UInt64(Int64.max) else { throw r.malformed("base version out of range") }
-        let op = try r.enumByte(Operation.self, "operation")
+        let op = try r.enumByte(Mutation.Operation.self, "operation")
         let changes = try r.fieldMap(FieldChange.self)
         self.init(id: id, device: device, counter: counter, clock: clock, key: key, baseVersion: Int64(base), operation: op, changes: changes)
     }
@@ -238,5 +238,48 @@ extension MutationResult: WireCodable {
         let conflicts = try r.array(minItemBytes: 2) { (r: inout WireReader) throws(FrameError) in try RecordID(from: &r) }
         let rejection = try r.optional { (r: inout WireReader) throws(FrameError) in try ValidationError(from: &r) }
         self.init(mutation: id, status: status, version: version, conflicts: conflicts, rejection: rejection)
+    }
+}
+
+// MARK: storage encoding of record states (servers keep them as blobs; not sent to devices)
+
+extension Stamp: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        clock.encode(to: &w)
+        device.encode(to: &w)
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(clock: try HLC(from: &r), device: try DeviceID(from: &r))
+    }
+}
+
+extension FieldState: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        value.encode(to: &w)
+        stamp.encode(to: &w)
+        w.varint(UInt64(version))
+        w.bool(merged)
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        self.init(value: try Value(from: &r), stamp: try Stamp(from: &r), version: try r.version(), merged: try r.bool())
+    }
+}
+
+extension RecordState: WireCodable {
+    public func encode(to w: inout WireWriter) {
+        w.fieldMap(fields)
+        w.bool(deleted)
+        w.varint(UInt64(deletedVersion))
+        w.optional(deletedStamp) { w, s in s.encode(to: &w) }
+        w.varint(UInt64(version))
+    }
+    public init(from r: inout WireReader) throws(FrameError) {
+        let fields = try r.fieldMap(FieldState.self)
+        let deleted = try r.bool()
+        let deletedVersion = try r.version()
+        let deletedStamp = try r.optional { (r: inout WireReader) throws(FrameError) in try Stamp(from: &r) }
+        self.init(fields: fields, deleted: deleted, version: try r.version())
+        self.deletedVersion = deletedVersion
+        self.deletedStamp = deletedStamp
     }
 }

@@ -7,6 +7,9 @@ public struct WireWriter: Sendable {
 
     public mutating func byte(_ b: UInt8) { bytes.append(b) }
 
+    /// Appends bytes that are already encoded.
+    public mutating func append(_ encoded: [UInt8]) { bytes.append(contentsOf: encoded) }
+
     public mutating func varint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {

@@ -14,7 +14,7 @@ struct Writer {
     static let key = RecordKey(space: "mission", collection: .notes, record: "note-1")
 
     mutating func next(
-        _ op: Operation, base: Version, _ changes: [FieldName: FieldChange] = [:], key: RecordKey = Writer.key
+        _ op: Mutation.Operation, base: Version, _ changes: [FieldName: FieldChange] = [:], key: RecordKey = Writer.key
     ) -> Mutation {
         counter += 1
         millis += 10

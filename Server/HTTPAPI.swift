@@ -1,0 +1,174 @@
+import Foundation
+public import Hummingbird
+public import HummingbirdWebSocket
+public import HummingbirdCore
+import Logging
+import NIOCore
+public import SatchelProtocol
+
+/// The HTTP edge: routes, body limits, frames in and out, errors as statuses. PROTOCOL.md and
+/// `Protocol/openapi.yaml` document every route; all logic lives in `SyncService`.
+public enum HTTPAPI {
+    public static let frameContentType = "application/x-satchel-frame"
+
+    /// The router for every HTTP route (the live WebSocket is added by `webSocketUpgrade`).
+    public static func router(service: SyncService) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(LogRequestsMiddleware(.info))
+
+        router.get("/v1/health") { _, _ in "ok\n" }
+        router.get("/v1/ready") { _, _ -> Response in
+            do {
+                _ = try await service.store.allSpaces()
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+            } catch {
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "store unavailable\n")))
+            }
+        }
+
+        router.post("/v1/enroll") { request, _ -> Response in
+            await respondJSON {
+                let body = try await collect(request, limit: 16 * 1024, hint: "send only the code, label and client")
+                struct Enroll: Decodable { var code: String; var label: String?; var client: String? }
+                guard let enroll = try? JSONDecoder().decode(Enroll.self, from: Data(body)) else {
+                    throw APIError(status: 400, code: "malformed_request", #"send JSON like {"code": "K7QM-4TZP-XW2H", "label": "ana-laptop"}"#)
+                }
+                let (device, token) = try await service.enroll(code: enroll.code, label: enroll.label, client: enroll.client)
+                return ["device": device.id.rawValue, "user": device.user.rawValue, "label": device.label, "token": token]
+            }
+        }
+
+        router.post("/v1/hello") { request, _ -> Response in
+            await respondFrame(request) {
+                let device = try await service.authenticate(authorization: request.headers[.authorization])
+                guard case .helloRequest(let hello) = try await decode(request, service: service) else { throw wrongMessage("HelloRequest") }
+                return Frame.encode(.helloResponse(try await service.hello(hello, device: device)))
+            }
+        }
+
+        router.post("/v1/push") { request, _ -> Response in
+            await respondFrame(request) {
+                let device = try await service.authenticate(authorization: request.headers[.authorization])
+                guard case .pushRequest(let push) = try await decode(request, service: service) else { throw wrongMessage("PushRequest") }
+                return Frame.encode(.pushResponse(try await service.push(push, device: device)))
+            }
+        }
+
+        router.post("/v1/pull") { request, _ -> Response in
+            await respondFrame(request) {
+                let device = try await service.authenticate(authorization: request.headers[.authorization])
+                guard case .pullRequest(let pull) = try await decode(request, service: service) else { throw wrongMessage("PullRequest") }
+                return Frame.encode(payload: try await service.pull(pull, device: device), type: 6)
+            }
+        }
+        return router
+    }
+
+    static func wrongMessage(_ expected: String) -> APIError {
+        APIError(status: 400, code: "wrong_message", "this route takes a \(expected) frame")
+    }
+
+    static func collect(_ request: Request, limit: Int, hint: String = "send fewer mutations per push") async throws -> [UInt8] {
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError.tooLarge("the request body", limit: limit, hint: hint)
+        }
+    }
+
+    static func decode(_ request: Request, service: SyncService) async throws -> Message {
+        let body = try await collect(request, limit: service.limits.maxRequestBytes)
+        do {
+            return try Frame.decode(body, maxPayloadBytes: service.limits.maxPayloadBytes)
+        } catch {
+            let status = error.code == .tooLarge || error.code == .decompressionBomb ? 413 : 400
+            throw APIError(status: status, code: error.code.rawValue, error.message)
+        }
+    }
+
+    /// Runs a handler that produces a frame; errors become ErrorResponse frames, or JSON when
+    /// the client asked for it with `Accept: application/json` (handy with curl).
+    static func respondFrame(_ request: Request, _ body: () async throws -> [UInt8]) async -> Response {
+        do {
+            let frame = try await body()
+            return Response(status: .ok, headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
+        } catch {
+            let api = apiError(error)
+            if request.headers[.accept]?.contains("application/json") == true {
+                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+            }
+            let frame = Frame.encode(.error(ErrorResponse(code: api.code, message: api.message)))
+            return Response(status: .init(code: api.status), headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
+        }
+    }
+
+    static func respondJSON(_ body: () async throws -> [String: String]) async -> Response {
+        do {
+            return jsonResponse(status: 200, try await body())
+        } catch {
+            let api = apiError(error)
+            return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+        }
+    }
+
+    static func apiError(_ error: any Error) -> APIError {
+        switch error {
+        case let api as APIError: return api
+        case let frame as FrameError: return APIError(status: 400, code: frame.code.rawValue, frame.message)
+        case let store as StoreError where store.code == .closed:
+            return APIError(status: 503, code: store.code.rawValue, "the server is shutting down; try again in a moment")
+        case let store as StoreError: return APIError(status: 400, code: store.code.rawValue, store.message)
+        default: return APIError(status: 500, code: "internal_error", "the server failed to handle the request; it is logged, try again later")
+        }
+    }
+
+    static func jsonResponse(status: Int, _ object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: live
+
+    /// The HTTP/1 server with the live WebSocket at `/v1/live`: authenticated on upgrade, then
+    /// it sends `advanced` events for the device's spaces and a heartbeat every `heartbeat`.
+    public static func server(service: SyncService, heartbeat: Duration) -> HTTPServerBuilder {
+        .http1WebSocketUpgrade { head, _, logger in
+            guard head.path?.split(separator: "?").first == "/v1/live" else { return .dontUpgrade }
+            let device: DeviceInfo
+            do {
+                device = try await service.authenticate(authorization: head.headerFields[.authorization])
+            } catch {
+                // Refused upgrades fall through to the router, which answers 404; log why.
+                logger.info("live connection refused", metadata: ["reason": "\(apiError(error).code)"])
+                return .dontUpgrade
+            }
+            let spaces = try await service.liveSpaces(of: device)
+            return .upgrade([:]) { inbound, outbound, _ in
+                let (id, events) = service.live.subscribe(device: device.id, spaces: spaces)
+                defer { service.live.unsubscribe(id) }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await event in events {
+                            try await outbound.write(.binary(ByteBuffer(bytes: Frame.encode(.live(event)))))
+                            if case .revoked = event { break }
+                        }
+                        try await outbound.close(.policyViolation, reason: "revoked or closed")
+                    }
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: heartbeat)
+                            try await outbound.write(.binary(ByteBuffer(bytes: Frame.encode(.live(.heartbeat(serverTime: service.now()))))))
+                        }
+                    }
+                    group.addTask {
+                        // The device sends nothing; this ends when it closes the connection.
+                        for try await _ in inbound {}
+                    }
+                    _ = try await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+}

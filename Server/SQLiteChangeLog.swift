@@ -1,0 +1,66 @@
+import SatchelProtocol
+import SatchelSQLite
+
+/// The change log over the server's SQLite database: the shared algorithm's storage. Used only
+/// inside a transaction of `SQLiteServerStore`, on its connection.
+struct SQLiteChangeLog: ChangeLogStorage {
+    let db: Database
+    let schema: Schema
+    private var head: Version
+
+    init(db: Database, schema: Schema) throws {
+        self.db = db
+        self.schema = schema
+        head = try db.query("SELECT coalesce(max(version), 0) FROM changes") { $0.int64(at: 0) }.first ?? 0
+    }
+
+    func currentHead() -> Version { head }
+
+    func result(of mutation: MutationID) throws -> MutationResult? {
+        try db.query("SELECT result FROM mutations WHERE id = ?", mutation.rawValue) {
+            try MutationResult(wireBytes: $0.blob(at: 0))
+        }.first
+    }
+
+    func record(_ key: RecordKey) throws -> RecordState? {
+        try db.query(
+            "SELECT state FROM records WHERE space = ? AND collection = ? AND record = ?",
+            key.space.rawValue, key.collection.rawValue, key.record.rawValue
+        ) { try RecordState(wireBytes: $0.blob(at: 0)) }.first
+    }
+
+    func base(of key: RecordKey, at version: Version) throws -> RecordState? {
+        guard version > 0 else { return nil }
+        let horizon = try db.query("SELECT horizon FROM spaces WHERE id = ?", key.space.rawValue) { $0.int64(at: 0) }.first ?? 0
+        guard version >= horizon else { return nil }
+        if let current = try record(key), current.version <= version { return current }
+        return try db.query(
+            """
+            SELECT state FROM record_history WHERE space = ? AND collection = ? AND record = ? AND version <= ?
+            ORDER BY version DESC LIMIT 1
+            """,
+            key.space.rawValue, key.collection.rawValue, key.record.rawValue, version
+        ) { try RecordState(wireBytes: $0.blob(at: 0)) }.first
+    }
+
+    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?) throws {
+        precondition(change.version == head + 1 && state.version == change.version, "changes must be appended in version order")
+        let key = change.key
+        try db.run("INSERT INTO changes (version, space, data) VALUES (?, ?, ?)", change.version, key.space.rawValue, change.wireBytes)
+        if let old {
+            try db.run(
+                "INSERT OR REPLACE INTO record_history (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",
+                key.space.rawValue, key.collection.rawValue, key.record.rawValue, old.version, old.wireBytes)
+        }
+        try db.run(
+            "INSERT OR REPLACE INTO records (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",
+            key.space.rawValue, key.collection.rawValue, key.record.rawValue, state.version, state.wireBytes)
+        head = change.version
+    }
+
+    mutating func saveResult(_ result: MutationResult, of mutation: Mutation) throws {
+        try db.run(
+            "INSERT INTO mutations (id, device, space, result) VALUES (?, ?, ?, ?)",
+            mutation.id.rawValue, mutation.device.rawValue, mutation.key.space.rawValue, result.wireBytes)
+    }
+}

@@ -1,0 +1,73 @@
+import SatchelSQLite
+
+extension SQLiteServerStore {
+    /// The server database's schema, one migration per version. Never edit a shipped migration:
+    /// add the next one.
+    static let migrator = Migrator([
+        Migration(version: 1, name: "initial", sql: """
+            CREATE TABLE spaces (
+                id TEXT PRIMARY KEY,
+                created_at INTEGER NOT NULL,
+                horizon INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                created_at INTEGER NOT NULL,
+                disabled_at INTEGER
+            );
+            CREATE TABLE memberships (
+                space TEXT NOT NULL REFERENCES spaces(id),
+                user TEXT NOT NULL REFERENCES users(id),
+                role TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'owner')),
+                PRIMARY KEY (space, user)
+            ) WITHOUT ROWID;
+            CREATE INDEX memberships_user ON memberships(user);
+            CREATE TABLE devices (
+                id TEXT PRIMARY KEY,
+                user TEXT NOT NULL REFERENCES users(id),
+                label TEXT NOT NULL,
+                token_hash BLOB NOT NULL UNIQUE,
+                client TEXT,
+                created_at INTEGER NOT NULL,
+                last_seen_at INTEGER,
+                revoked_at INTEGER
+            );
+            CREATE TABLE enrollments (
+                code_hash BLOB PRIMARY KEY,
+                user TEXT NOT NULL REFERENCES users(id),
+                label TEXT,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                used_at INTEGER,
+                device TEXT
+            ) WITHOUT ROWID;
+            -- The change log: one row per change, its wire encoding as sent to devices.
+            CREATE TABLE changes (
+                version INTEGER PRIMARY KEY,
+                space TEXT NOT NULL,
+                data BLOB NOT NULL
+            );
+            CREATE INDEX changes_space ON changes(space, version);
+            -- Current record states (tombstones included) and earlier states kept as merge bases.
+            CREATE TABLE records (
+                space TEXT NOT NULL, collection TEXT NOT NULL, record TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                state BLOB NOT NULL,
+                PRIMARY KEY (space, collection, record)
+            ) WITHOUT ROWID;
+            CREATE TABLE record_history (
+                space TEXT NOT NULL, collection TEXT NOT NULL, record TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                state BLOB NOT NULL,
+                PRIMARY KEY (space, collection, record, version)
+            ) WITHOUT ROWID;
+            -- Every mutation seen, with its result: a repeated push is answered, not reapplied.
+            CREATE TABLE mutations (
+                id TEXT PRIMARY KEY,
+                device TEXT NOT NULL,
+                space TEXT NOT NULL,
+                result BLOB NOT NULL
+            ) WITHOUT ROWID;
+            """),
+    ])
+}

@@ -1,0 +1,203 @@
+public import SatchelProtocol
+import SatchelSQLite
+
+/// The embedded default store: one SQLite file in WAL mode with full fsync, so everything a push
+/// acknowledges survives a kill -9 or power loss. One connection, owned by this actor: writes are
+/// serialised, which SQLite requires anyway.
+public actor SQLiteServerStore: ServerStore {
+    private var db: Database?
+    private let schema: Schema
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String, schema: Schema = .standard) throws {
+        let db = try Database(configuration: DatabaseConfiguration(path: path, synchronous: .full))
+        _ = try Self.migrator.migrate(db)
+        self.db = db
+        self.schema = schema
+    }
+
+    private func database() throws -> Database {
+        guard let db else { throw StoreError(.closed, "the store is closed") }
+        return db
+    }
+
+    public func close() {
+        db?.close()
+        db = nil
+    }
+
+    // MARK: spaces, users, memberships
+
+    public func createSpace(_ space: SpaceID, now: Timestamp) throws {
+        let db = try database()
+        do {
+            try db.run("INSERT INTO spaces (id, created_at) VALUES (?, ?)", space.rawValue, now)
+        } catch let error as SQLiteError where error.isConstraintViolation {
+            throw StoreError(.spaceExists, "space '\(space)' already exists")
+        }
+    }
+
+    public func createUser(_ user: UserID, now: Timestamp) throws {
+        let db = try database()
+        do {
+            try db.run("INSERT INTO users (id, created_at) VALUES (?, ?)", user.rawValue, now)
+        } catch let error as SQLiteError where error.isConstraintViolation {
+            throw StoreError(.userExists, "user '\(user)' already exists")
+        }
+    }
+
+    public func setRole(_ role: Role?, user: UserID, space: SpaceID) throws {
+        let db = try database()
+        try db.transaction {
+            try requireSpace(space, db)
+            try requireUser(user, db)
+            if let role {
+                try db.run("INSERT OR REPLACE INTO memberships (space, user, role) VALUES (?, ?, ?)", space.rawValue, user.rawValue, role.rawValue)
+            } else {
+                try db.run("DELETE FROM memberships WHERE space = ? AND user = ?", space.rawValue, user.rawValue)
+            }
+        }
+    }
+
+    private func requireSpace(_ space: SpaceID, _ db: Database) throws {
+        guard try !db.query("SELECT 1 FROM spaces WHERE id = ?", space.rawValue, map: { _ in () }).isEmpty else {
+            throw StoreError(.unknownSpace, "space '\(space)' does not exist; create it with `satchel-server space create \(space)`")
+        }
+    }
+
+    private func requireUser(_ user: UserID, _ db: Database) throws {
+        guard try !db.query("SELECT 1 FROM users WHERE id = ?", user.rawValue, map: { _ in () }).isEmpty else {
+            throw StoreError(.unknownUser, "user '\(user)' does not exist; add it with `satchel-server user add \(user)`")
+        }
+    }
+
+    public func spaces(of user: UserID) throws -> [SpaceAccess] {
+        let db = try database()
+        return try db.query(
+            """
+            SELECT m.space, m.role, s.horizon, (SELECT coalesce(max(version), 0) FROM changes c WHERE c.space = m.space)
+            FROM memberships m JOIN spaces s ON s.id = m.space WHERE m.user = ? ORDER BY m.space
+            """, user.rawValue
+        ) { row in
+            SpaceAccess(
+                space: SpaceID(unchecked: row.string(at: 0)), role: Role(rawValue: row.string(at: 1)) ?? .reader,
+                head: row.int64(at: 3), horizon: row.int64(at: 2))
+        }
+    }
+
+    public func allSpaces() throws -> [SpaceID] {
+        try database().query("SELECT id FROM spaces ORDER BY id") { SpaceID(unchecked: $0.string(at: 0)) }
+    }
+
+    // MARK: enrollment and devices
+
+    public func createEnrollment(codeHash: [UInt8], user: UserID, label: String?, expiresAt: Timestamp, now: Timestamp) throws {
+        let db = try database()
+        try db.transaction {
+            try requireUser(user, db)
+            try db.run(
+                "INSERT INTO enrollments (code_hash, user, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                codeHash, user.rawValue, label, now, expiresAt)
+        }
+    }
+
+    public func redeemEnrollment(codeHash: [UInt8], device: DeviceID, label: String?, tokenHash: [UInt8], client: String?, now: Timestamp) throws -> DeviceInfo {
+        let db = try database()
+        return try db.transaction {
+            let rows = try db.query("SELECT user, label, expires_at, used_at FROM enrollments WHERE code_hash = ?", codeHash) { row in
+                (UserID(unchecked: row.string(at: 0)), row.isNull(at: 1) ? nil : row.string(at: 1), row.int64(at: 2), row.isNull(at: 3) ? nil : row.int64(at: 3))
+            }
+            guard let (user, codeLabel, expiresAt, usedAt) = rows.first else {
+                throw StoreError(.enrollmentInvalid, "this enrollment code is not valid; check it, or ask your operator for a new one")
+            }
+            if usedAt != nil {
+                throw StoreError(.enrollmentUsed, "this enrollment code was already used; ask your operator for a new one")
+            }
+            if expiresAt <= now {
+                throw StoreError(.enrollmentExpired, "this enrollment code has expired; ask your operator for a new one")
+            }
+            let info = DeviceInfo(id: device, user: user, label: label ?? codeLabel ?? device.rawValue, client: client, createdAt: now, lastSeenAt: now)
+            try db.run(
+                "INSERT INTO devices (id, user, label, token_hash, client, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                device.rawValue, user.rawValue, info.label, tokenHash, client, now, now)
+            try db.run("UPDATE enrollments SET used_at = ?, device = ? WHERE code_hash = ?", now, device.rawValue, codeHash)
+            return info
+        }
+    }
+
+    private static let deviceColumns = "id, user, label, client, created_at, last_seen_at, revoked_at"
+
+    private static func deviceInfo(_ row: Row) -> DeviceInfo {
+        DeviceInfo(
+            id: DeviceID(unchecked: row.string(at: 0)), user: UserID(unchecked: row.string(at: 1)), label: row.string(at: 2),
+            client: row.isNull(at: 3) ? nil : row.string(at: 3), createdAt: row.int64(at: 4),
+            lastSeenAt: row.isNull(at: 5) ? nil : row.int64(at: 5), revokedAt: row.isNull(at: 6) ? nil : row.int64(at: 6))
+    }
+
+    public func device(tokenHash: [UInt8]) throws -> DeviceInfo? {
+        try database().query("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", tokenHash, map: Self.deviceInfo).first
+    }
+
+    public func device(_ id: DeviceID) throws -> DeviceInfo? {
+        try database().query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id.rawValue, map: Self.deviceInfo).first
+    }
+
+    public func touch(_ device: DeviceID, client: String?, now: Timestamp) throws {
+        try database().run(
+            "UPDATE devices SET last_seen_at = ?, client = coalesce(?, client) WHERE id = ?", now, client, device.rawValue)
+    }
+
+    public func revoke(_ device: DeviceID, now: Timestamp) throws {
+        let db = try database()
+        guard try db.run("UPDATE devices SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", now, device.rawValue) == 1 else {
+            throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
+        }
+    }
+
+    // MARK: sync
+
+    public func push(_ mutations: [Mutation]) throws -> [MutationResult] {
+        try apply(mutations, asOperator: false)
+    }
+
+    public func operatorWrite(_ mutations: [Mutation]) throws -> [MutationResult] {
+        try apply(mutations, asOperator: true)
+    }
+
+    private func apply(_ mutations: [Mutation], asOperator: Bool) throws -> [MutationResult] {
+        let db = try database()
+        return try db.transaction(.immediate) {
+            var log = try SQLiteChangeLog(db: db, schema: schema)
+            return try mutations.map { asOperator ? try log.applyOperatorWrite($0) : try log.applyMutation($0) }
+        }
+    }
+
+    public func pull(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
+        let db = try database()
+        // One read transaction: the page and the head come from the same snapshot.
+        return try db.transaction(.deferred) {
+            var rows = try db.query(
+                "SELECT version, data FROM changes WHERE space = ? AND version > ? ORDER BY version LIMIT ?",
+                space.rawValue, after, limit + 1
+            ) { ($0.int64(at: 0), $0.blob(at: 1)) }
+            let hasMore = rows.count > limit
+            if hasMore { rows.removeLast() }
+            let head = try headVersion(space, db)
+            return EncodedPage(encodedChanges: rows.map(\.1), cursor: rows.last?.0 ?? max(after, 0), hasMore: hasMore, head: head)
+        }
+    }
+
+    private func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
+        try db.query("SELECT coalesce(max(version), 0) FROM changes WHERE space = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
+    }
+
+    public func head(of space: SpaceID) throws -> (head: Version, horizon: Version) {
+        let db = try database()
+        let horizon = try db.query("SELECT horizon FROM spaces WHERE id = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
+        return (try headVersion(space, db), horizon)
+    }
+
+    public func record(_ key: RecordKey) throws -> RecordState? {
+        try SQLiteChangeLog(db: try database(), schema: schema).record(key)
+    }
+}

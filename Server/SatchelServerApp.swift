@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+public import Logging
+import NIOCore
+public import SatchelProtocol
+
+/// How to run a server: where, with which data, limits and heartbeat.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port (printed when the server is running).
+    public var port: Int
+    /// Folder holding `satchel.sqlite` (created if missing).
+    public var dataDirectory: String
+    public var limits: Limits
+    public var heartbeat: Duration
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./satchel-data", limits: Limits = .default, heartbeat: Duration = .seconds(10)) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.limits = limits
+        self.heartbeat = heartbeat
+    }
+
+    /// The database file in the data directory.
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("satchel.sqlite") }
+}
+
+/// The server process: opens the store, serves HTTP and WebSocket until SIGTERM or SIGINT, lets
+/// in-flight requests finish, then closes the store cleanly.
+public enum SatchelServerApp {
+    /// Opens the store in the configured data directory, creating the directory if needed.
+    public static func openStore(_ configuration: ServerConfiguration) throws -> SQLiteServerStore {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        return try SQLiteServerStore(path: configuration.databasePath)
+    }
+
+    /// Runs until a shutdown signal. `onRunning` gets the bound port (useful with port 0).
+    public static func run(_ configuration: ServerConfiguration, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let store = try openStore(configuration)
+        let service = SyncService(store: store, limits: configuration.limits, logger: logger, now: { Timestamp(Date().timeIntervalSince1970 * 1000) })
+        let app = Application(
+            router: HTTPAPI.router(service: service),
+            server: HTTPAPI.server(service: service, heartbeat: configuration.heartbeat),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "satchel-server"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        logger.info("store closed; goodbye")
+    }
+}

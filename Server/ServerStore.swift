@@ -1,0 +1,110 @@
+public import SatchelProtocol
+
+/// A device as the server knows it. Never holds the token, only its hash.
+public struct DeviceInfo: Hashable, Sendable {
+    public var id: DeviceID
+    public var user: UserID
+    public var label: String
+    public var client: String?
+    public var createdAt: Timestamp
+    public var lastSeenAt: Timestamp?
+    public var revokedAt: Timestamp?
+
+    public init(id: DeviceID, user: UserID, label: String, client: String? = nil, createdAt: Timestamp, lastSeenAt: Timestamp? = nil, revokedAt: Timestamp? = nil) {
+        self.id = id
+        self.user = user
+        self.label = label
+        self.client = client
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// A page of changes read from a store, still in their wire encoding so the server can send
+/// them without decoding and re-encoding each one.
+public struct EncodedPage: Sendable {
+    public var encodedChanges: [[UInt8]]
+    public var cursor: Version
+    public var hasMore: Bool
+    public var head: Version
+
+    public init(encodedChanges: [[UInt8]], cursor: Version, hasMore: Bool, head: Version) {
+        self.encodedChanges = encodedChanges
+        self.cursor = cursor
+        self.hasMore = hasMore
+        self.head = head
+    }
+}
+
+/// Everything the sync server keeps. Backends (SQLite now, PostgreSQL later) implement it and
+/// must pass the conformance suite in `Tests/SatchelServerTests/StoreConformance.swift` unchanged.
+/// Times are passed in (milliseconds since 1970), so tests control them.
+public protocol ServerStore: Sendable {
+    // Spaces, users, memberships.
+    func createSpace(_ space: SpaceID, now: Timestamp) async throws
+    func createUser(_ user: UserID, now: Timestamp) async throws
+    /// Gives `user` `role` in `space`, or removes the membership when `role` is nil.
+    func setRole(_ role: Role?, user: UserID, space: SpaceID) async throws
+    /// The spaces `user` may use, with role, head and horizon, sorted by space id.
+    func spaces(of user: UserID) async throws -> [SpaceAccess]
+    /// Every space's id, sorted.
+    func allSpaces() async throws -> [SpaceID]
+
+    // Enrollment and devices.
+    /// Stores a one-time enrollment code (only its hash) for `user`, valid until `expiresAt`.
+    func createEnrollment(codeHash: [UInt8], user: UserID, label: String?, expiresAt: Timestamp, now: Timestamp) async throws
+    /// Exchanges an unused, unexpired code for a new device with the given token hash, in one
+    /// transaction: a code works once.
+    func redeemEnrollment(codeHash: [UInt8], device: DeviceID, label: String?, tokenHash: [UInt8], client: String?, now: Timestamp) async throws -> DeviceInfo
+    /// The device holding the token with this hash (revoked devices included), or nil.
+    func device(tokenHash: [UInt8]) async throws -> DeviceInfo?
+    func device(_ id: DeviceID) async throws -> DeviceInfo?
+    /// Records that the device was seen (and with which client software).
+    func touch(_ device: DeviceID, client: String?, now: Timestamp) async throws
+    /// Revokes the device: its token stops working at once.
+    func revoke(_ device: DeviceID, now: Timestamp) async throws
+
+    // Sync.
+    /// Applies mutations in order, in one transaction (all results become durable together,
+    /// before this returns). Access checks are the caller's.
+    func push(_ mutations: [Mutation]) async throws -> [MutationResult]
+    /// Applies operator writes (reference data) in one transaction.
+    func operatorWrite(_ mutations: [Mutation]) async throws -> [MutationResult]
+    /// Up to `limit` changes of `space` after `after`.
+    func pull(space: SpaceID, after: Version, limit: Int) async throws -> EncodedPage
+    /// The latest version in `space` (0 when empty) and the oldest cursor still served.
+    func head(of space: SpaceID) async throws -> (head: Version, horizon: Version)
+    /// The current state of a record (tombstones included).
+    func record(_ key: RecordKey) async throws -> RecordState?
+
+    /// Closes the store; later calls fail.
+    func close() async
+}
+
+/// A store failure a person can act on; `code` is stable and mapped to HTTP at the server edge.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Hashable, Sendable {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let spaceExists = Code(rawValue: "space_exists")
+        public static let userExists = Code(rawValue: "user_exists")
+        public static let unknownSpace = Code(rawValue: "unknown_space")
+        public static let unknownUser = Code(rawValue: "unknown_user")
+        public static let unknownDevice = Code(rawValue: "unknown_device")
+        public static let enrollmentInvalid = Code(rawValue: "enrollment_invalid")
+        public static let enrollmentExpired = Code(rawValue: "enrollment_expired")
+        public static let enrollmentUsed = Code(rawValue: "enrollment_used")
+        public static let closed = Code(rawValue: "store_closed")
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}

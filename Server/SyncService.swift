@@ -1,0 +1,181 @@
+public import Logging
+public import SatchelProtocol
+import Synchronization
+
+/// The server's request handling without HTTP: authentication, access control, limits, and the
+/// calls into the store. The HTTP edge (`HTTPAPI`) decodes requests, calls this, encodes replies.
+public final class SyncService: Sendable {
+    public let store: any ServerStore
+    public let limits: Limits
+    public let live: LiveHub
+    public let serverName: String
+    let logger: Logger
+    let clock: Mutex<HybridLogicalClock>
+    /// Physical time in milliseconds; injected so tests control it.
+    let now: @Sendable () -> Timestamp
+
+    public init(store: any ServerStore, limits: Limits = .default, live: LiveHub = LiveHub(), serverName: String = "satchel-server/0.1.0", logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+        self.store = store
+        self.limits = limits
+        self.live = live
+        self.serverName = serverName
+        self.logger = logger
+        self.now = now
+        self.clock = Mutex(HybridLogicalClock(maxSkewMillis: limits.maxClockSkewMillis))
+    }
+
+    // MARK: authentication
+
+    /// The device behind an `Authorization: Bearer` header; refuses missing, unknown and revoked tokens.
+    public func authenticate(authorization: String?) async throws -> DeviceInfo {
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { throw APIError.tokenMissing() }
+        let token = String(authorization.dropFirst(7)).trimmingSpaces
+        guard token.hasPrefix("sat_"), token.utf8.count < 100 else { throw APIError.tokenInvalid() }
+        let hash = Credentials.hash(token: token)
+        guard let device = try await store.device(tokenHash: hash) else { throw APIError.tokenInvalid() }
+        if let revokedAt = device.revokedAt {
+            throw APIError(
+                status: 401, code: "token_revoked",
+                "device '\(device.label)' was revoked on \(Self.date(revokedAt)); ask your operator to enroll it again")
+        }
+        return device
+    }
+
+    /// Exchanges an enrollment code for a new device and its token (shown once, stored hashed).
+    public func enroll(code: String, label: String?, client: String?) async throws -> (device: DeviceInfo, token: String) {
+        var rng = SystemRandomNumberGenerator()
+        let token = Credentials.newToken(using: &rng)
+        let id = DeviceID(unchecked: "d-" + DeviceID.random(using: &rng).rawValue)
+        let label = label.map { String($0.prefix(100)) }
+        do {
+            let device = try await store.redeemEnrollment(
+                codeHash: Credentials.hash(code: code), device: id, label: label, tokenHash: Credentials.hash(token: token),
+                client: client.map { String($0.prefix(100)) }, now: now())
+            logger.info("device enrolled", metadata: ["device": "\(device.id)", "user": "\(device.user)"])
+            return (device, token)
+        } catch let error as StoreError {
+            switch error.code {
+            case .enrollmentUsed: throw APIError(status: 409, code: error.code.rawValue, error.message)
+            case .enrollmentExpired: throw APIError(status: 410, code: error.code.rawValue, error.message)
+            case .closed: throw error
+            default: throw APIError(status: 401, code: error.code.rawValue, error.message)
+            }
+        }
+    }
+
+    // MARK: sync
+
+    public func hello(_ request: HelloRequest, device: DeviceInfo) async throws -> HelloResponse {
+        guard request.protocolVersion == satchelProtocolVersion else {
+            throw APIError(
+                status: 426, code: "unsupported_protocol_version",
+                "this server speaks protocol version \(satchelProtocolVersion), the client \(request.protocolVersion); update the client")
+        }
+        try await store.touch(device.id, client: String(request.client.prefix(100)), now: now())
+        return HelloResponse(
+            server: serverName, device: device.id, user: device.user, limits: limits, serverTime: now(),
+            spaces: try await store.spaces(of: device.user))
+    }
+
+    public func push(_ request: PushRequest, device: DeviceInfo) async throws -> PushResponse {
+        guard request.mutations.count <= limits.maxMutationsPerPush else {
+            throw APIError(
+                status: 413, code: "too_many_mutations",
+                "\(request.mutations.count) mutations in one push; this server takes at most \(limits.maxMutationsPerPush), so split the batch")
+        }
+        let access = Dictionary(uniqueKeysWithValues: try await store.spaces(of: device.user).map { ($0.space, $0.role) })
+        let physical = now()
+        var results = [MutationResult?](repeating: nil, count: request.mutations.count)
+        var accepted: [(index: Int, mutation: Mutation)] = []
+        for (i, m) in request.mutations.enumerated() {
+            if let refusal = refusal(of: m, device: device, access: access, physical: physical) {
+                results[i] = MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: refusal)
+            } else {
+                accepted.append((i, m))
+            }
+        }
+        if !accepted.isEmpty {
+            let stored = try await store.push(accepted.map(\.mutation))
+            for (slot, result) in zip(accepted, stored) { results[slot.index] = result }
+        }
+        let final = results.map { $0! }
+        let response = clock.withLock { clock -> PushResponse in
+            for m in accepted.map(\.mutation) { _ = try? clock.observe(m.clock, physicalMillis: physical) }
+            return PushResponse(results: final, clock: clock.now(physicalMillis: physical))
+        }
+        // Tell live connections which spaces moved.
+        let advanced = Set(zip(request.mutations, final).filter { $0.1.status != .rejected && $0.1.version > 0 }.map(\.0.key.space))
+        for space in advanced {
+            let head = try await store.head(of: space).head
+            live.publish(space: space, head: head)
+        }
+        return response
+    }
+
+    /// Why a mutation is refused before it reaches the store: another device's, a space the
+    /// device cannot write, or a clock too far ahead.
+    func refusal(of m: Mutation, device: DeviceInfo, access: [SpaceID: Role], physical: Timestamp) -> ValidationError? {
+        guard m.device == device.id else {
+            return ValidationError(.wrongDevice, "mutation \(m.id) names device '\(m.device)' but was sent by '\(device.id)'")
+        }
+        guard let role = access[m.key.space] else {
+            return ValidationError(.forbidden, "user '\(device.user)' is not a member of space '\(m.key.space)'; ask its owner or your operator for access")
+        }
+        guard role.canWrite else {
+            return ValidationError(.forbidden, "user '\(device.user)' can only read space '\(m.key.space)'; ask its owner for writer access")
+        }
+        do {
+            try clock.withLock { try $0.checkSkew(m.clock, physicalMillis: physical) }
+        } catch {
+            return error as? ValidationError
+        }
+        return nil
+    }
+
+    /// A page of changes, already encoded as a PullResponse payload.
+    public func pull(_ request: PullRequest, device: DeviceInfo) async throws -> [UInt8] {
+        let spaces = try await store.spaces(of: device.user)
+        guard let space = spaces.first(where: { $0.space == request.space }) else {
+            throw APIError(status: 403, code: "space_forbidden", "user '\(device.user)' is not a member of space '\(request.space)'")
+        }
+        if request.after > 0 && request.after < space.horizon {
+            throw APIError(
+                status: 410, code: "cursor_expired",
+                "space '\(request.space)' keeps history only from version \(space.horizon); re-bootstrap it by pulling after 0")
+        }
+        let limit = min(max(1, request.limit), limits.maxPageSize)
+        let page = try await store.pull(space: request.space, after: request.after, limit: limit)
+        return PullResponse.encodePayload(space: request.space, encodedChanges: page.encodedChanges, cursor: page.cursor, hasMore: page.hasMore, head: page.head)
+    }
+
+    /// The spaces a device is subscribed to for live events.
+    public func liveSpaces(of device: DeviceInfo) async throws -> Set<SpaceID> {
+        Set(try await store.spaces(of: device.user).map(\.space))
+    }
+
+    static func date(_ millis: Timestamp) -> String {
+        // ISO date without Foundation: days since epoch to y-m-d (civil-from-days).
+        let days = millis / 86_400_000
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)-\(two(m))-\(two(d))"
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+
+@main
+struct SatchelServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "satchel-server",
+        abstract: "The Satchel sync server and its operator commands.",
+        discussion: """
+            Run `satchel-server serve` to serve devices; the other commands manage the server's
+            data directory (they work while the server runs).
+
+            Examples:
+              satchel-server quickstart                 # a space, a user and a code to join with
+              satchel-server serve --port 8080
+              satchel-server space create mission-cn-2026
+              satchel-server user add ana
+              satchel-server member add --space mission-cn-2026 --user ana --role writer
+              satchel-server enroll --user ana --device ana-laptop --expires 24h
+            """,
+        version: "0.1.0",
+        subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self])
+}

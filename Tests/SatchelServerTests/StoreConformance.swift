@@ -1,0 +1,178 @@
+import Foundation
+import SatchelProtocol
+import Testing
+@testable import SatchelServer
+
+/// The suite every `ServerStore` backend must pass unchanged. Add a backend to `Backend` and it
+/// runs every test below.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// A fresh store, and a way to open the same store again (to check durability).
+    func make(_ dir: TemporaryDirectory) throws -> (store: any ServerStore, reopen: @Sendable () throws -> any ServerStore) {
+        switch self {
+        case .sqlite:
+            let path = dir.file("server.sqlite")
+            return (try SQLiteServerStore(path: path), { try SQLiteServerStore(path: path) })
+        }
+    }
+}
+
+@Suite struct StoreConformanceTests {
+    let dir = TemporaryDirectory()
+
+    func seeded(_ backend: Backend) async throws -> any ServerStore {
+        let store = try backend.make(dir).store
+        try await store.createSpace("mission", now: 1)
+        try await store.createSpace("briefing", now: 1)
+        try await store.createUser("ana", now: 1)
+        try await store.setRole(.writer, user: "ana", space: "mission")
+        try await store.setRole(.reader, user: "ana", space: "briefing")
+        return store
+    }
+
+    @Test(arguments: Backend.allCases)
+    func spacesUsersAndRoles(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        await #expect { try await store.createSpace("mission", now: 2) } throws: { ($0 as? StoreError)?.code == .spaceExists }
+        await #expect { try await store.createUser("ana", now: 2) } throws: { ($0 as? StoreError)?.code == .userExists }
+        await #expect { try await store.setRole(.writer, user: "nobody", space: "mission") } throws: { ($0 as? StoreError)?.code == .unknownUser }
+        await #expect { try await store.setRole(.writer, user: "ana", space: "nowhere") } throws: { ($0 as? StoreError)?.code == .unknownSpace }
+        #expect(try await store.spaces(of: "ana").map(\.space) == ["briefing", "mission"])
+        #expect(try await store.spaces(of: "ana").map(\.role) == [.reader, .writer])
+        try await store.setRole(nil, user: "ana", space: "briefing")
+        #expect(try await store.spaces(of: "ana").map(\.space) == ["mission"])
+        #expect(try await store.allSpaces() == ["briefing", "mission"])
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func enrollmentCodesWorkOnceAndExpire(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        try await store.createEnrollment(codeHash: [1, 2, 3], user: "ana", label: "ana-laptop", expiresAt: 1000, now: 10)
+        let device = try await store.redeemEnrollment(codeHash: [1, 2, 3], device: "d-1", label: nil, tokenHash: [9, 9], client: "test/1", now: 20)
+        #expect(device.user == "ana" && device.label == "ana-laptop")
+        await #expect { try await store.redeemEnrollment(codeHash: [1, 2, 3], device: "d-2", label: nil, tokenHash: [8], client: nil, now: 30) }
+            throws: { ($0 as? StoreError)?.code == .enrollmentUsed }
+        try await store.createEnrollment(codeHash: [4], user: "ana", label: nil, expiresAt: 100, now: 10)
+        await #expect { try await store.redeemEnrollment(codeHash: [4], device: "d-3", label: nil, tokenHash: [7], client: nil, now: 100) }
+            throws: { ($0 as? StoreError)?.code == .enrollmentExpired }
+        await #expect { try await store.redeemEnrollment(codeHash: [5], device: "d-4", label: nil, tokenHash: [6], client: nil, now: 10) }
+            throws: { ($0 as? StoreError)?.code == .enrollmentInvalid }
+        await #expect { try await store.createEnrollment(codeHash: [6], user: "ghost", label: nil, expiresAt: 100, now: 10) }
+            throws: { ($0 as? StoreError)?.code == .unknownUser }
+        #expect(try await store.device(tokenHash: [9, 9])?.id == "d-1")
+        #expect(try await store.device(tokenHash: [8]) == nil)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func revokedDevicesStayKnownButMarked(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        try await store.createEnrollment(codeHash: [1], user: "ana", label: nil, expiresAt: 1000, now: 10)
+        _ = try await store.redeemEnrollment(codeHash: [1], device: "d-1", label: "x", tokenHash: [2], client: nil, now: 20)
+        try await store.touch("d-1", client: "satchel-cli/0.2", now: 50)
+        #expect(try await store.device("d-1")?.lastSeenAt == 50)
+        #expect(try await store.device("d-1")?.client == "satchel-cli/0.2")
+        try await store.revoke("d-1", now: 60)
+        #expect(try await store.device(tokenHash: [2])?.revokedAt == 60)
+        await #expect { try await store.revoke("d-nope", now: 60) } throws: { ($0 as? StoreError)?.code == .unknownDevice }
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func pushIsIdempotentAndResultsKeepTheirOrder(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        var w = DeviceWriter("d-1")
+        let a = w.createNote("n1"), bad = w.mutation(.patch, RecordKey(space: "mission", collection: .notes, record: "missing"), base: 1, ["title": .set(.string("x"))]), b = w.createNote("n2")
+        let first = try await store.push([a, bad, b])
+        #expect(first.map(\.status) == [.applied, .rejected, .applied])
+        #expect(first[1].rejection?.code == .recordNotFound)
+        let again = try await store.push([a, bad, b])
+        #expect(again == first)
+        let page = try await store.pull(space: "mission", after: 0, limit: 100)
+        #expect(page.encodedChanges.count == 2)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func pullPagesBySpaceWithCursorAndHead(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        var w = DeviceWriter("d-1")
+        var mutations: [Mutation] = []
+        for i in 0..<7 {
+            mutations.append(w.createNote("m\(i)"))
+            mutations.append(w.createNote("b\(i)", space: "briefing"))
+        }
+        _ = try await store.push(mutations)
+        var cursor: Version = 0
+        var seen: [RecordID] = []
+        var pages = 0
+        while true {
+            let page = try await store.pull(space: "mission", after: cursor, limit: 3)
+            let changes = try page.encodedChanges.map { try Change(wireBytes: $0) }
+            #expect(changes.allSatisfy { $0.key.space == "mission" })
+            #expect(changes.map(\.version) == changes.map(\.version).sorted())
+            #expect(changes.allSatisfy { $0.version > cursor })
+            seen += changes.map(\.key.record)
+            cursor = page.cursor
+            pages += 1
+            #expect(page.head == 13)
+            if !page.hasMore { break }
+        }
+        #expect(pages == 3)
+        #expect(seen == (0..<7).map { RecordID(unchecked: "m\($0)") })
+        let empty = try await store.pull(space: "mission", after: cursor, limit: 3)
+        #expect(empty.encodedChanges.isEmpty && !empty.hasMore && empty.cursor == cursor)
+        #expect(try await store.head(of: "briefing").head == 14)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func operatorWritesBypassDeviceAccess(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        var w = DeviceWriter("operator")
+        let entry = w.mutation(.create, RecordKey(space: "briefing", collection: .entries, record: "park-z"), ["kind": .set(.string("park")), "name": .set(.string("Zhongguancun Science Park"))])
+        #expect(try await store.push([entry]).first?.rejection?.code == .readOnlyCollection)
+        #expect(try await store.record(entry.key) == nil)
+        var load = entry
+        load.id = "operator-load-1"  // a new mutation: ids are never reused, even after a rejection
+        #expect(try await store.operatorWrite([load]).first?.status == .applied)
+        #expect(try await store.record(entry.key)?.values["name"] == .string("Zhongguancun Science Park"))
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func mergesUseStoredHistory(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        var a = DeviceWriter("d-a"), b = DeviceWriter("d-b")
+        let body = "We met the park office. They showed the incubator. Lunch was at noon."
+        let create = a.createNote("n1", body: body)
+        _ = try await store.push([create])
+        let key = create.key
+        _ = try await store.push([b.mutation(.patch, key, base: 1, ["body": .set(.text(body.replacingOccurrences(of: "noon", with: "one")))])])
+        let diff = TextDiff(from: body, to: body.replacingOccurrences(of: "park office", with: "park management office"))
+        let r = try await store.push([a.mutation(.patch, key, base: 1, ["body": .textDiff(diff)])])
+        #expect(r.first?.status == .merged)
+        #expect(try await store.record(key)?.values["body"] == .text("We met the park management office. They showed the incubator. Lunch was at one."))
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func everythingSurvivesReopening(_ backend: Backend) async throws {
+        let (store, reopen) = try backend.make(dir)
+        try await store.createSpace("mission", now: 1)
+        var w = DeviceWriter("d-1")
+        let m = w.createNote("n1")
+        _ = try await store.push([m])
+        await store.close()
+        let again = try reopen()
+        #expect(try await again.allSpaces() == ["mission"])
+        #expect(try await again.record(m.key)?.values["title"] == .string("A note"))
+        #expect(try await again.push([m]).first?.status == .applied)
+        #expect(try await again.pull(space: "mission", after: 0, limit: 10).encodedChanges.count == 1)
+        await again.close()
+    }
+}
