@@ -16,8 +16,14 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The main job: the sync server on the embedded SQLite default in ./satchel-data, with a space,
+# a user and a fresh enrollment code printed for a first device.
+DATA ?= ./satchel-data
+PORT ?= 8080
 run: deps
-	$(SWIFT) run satchel-bench codec
+	$(SWIFT) build --product satchel-server
+	$$($(SWIFT) build --show-bin-path)/satchel-server quickstart --data $(DATA) --url http://127.0.0.1:$(PORT)
+	exec $$($(SWIFT) build --show-bin-path)/satchel-server serve --data $(DATA) --port $(PORT)
 
 bench: deps
 	$(SWIFT) run -c release satchel-bench codec
