@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "SatchelProtocol", targets: ["SatchelProtocol"]),
         .library(name: "SatchelServer", targets: ["SatchelServer"]),
+        .library(name: "SatchelClient", targets: ["SatchelClient"]),
         .executable(name: "satchel-server", targets: ["satchel-server"]),
         .executable(name: "satchel-bench", targets: ["satchel-bench"]),
     ],
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // System libraries: Debian's -dev packages provide the headers and pkg-config files.
@@ -64,6 +66,25 @@ let package = Package(
             ],
             path: "Server", swiftSettings: strict),
 
+        // The headless client library apps embed: local store, outbox, sync engine, search.
+        .target(
+            name: "SatchelClient",
+            dependencies: [
+                "SatchelProtocol", "SatchelSQLite",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // Optimised in debug builds too: the simulation runs its sync algorithm thousands of times.
+            path: "Client", swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+
+        // The deterministic simulation: many devices and the server core over a seeded network.
+        .target(
+            name: "SatchelSimulation", dependencies: ["SatchelClient", "SatchelProtocol"],
+            path: "Sources/SatchelSimulation", swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+
         .executableTarget(
             name: "satchel-server",
             dependencies: [
@@ -73,6 +94,11 @@ let package = Package(
             ],
             path: "Sources/satchel-server", swiftSettings: strict),
 
+        // A small program driving SatchelClient, killed mid-sync by the client crash test.
+        .executableTarget(
+            name: "satchel-driver", dependencies: ["SatchelClient", "SatchelProtocol"],
+            path: "Sources/satchel-driver", swiftSettings: strict),
+
         .executableTarget(
             name: "satchel-bench", dependencies: ["SatchelProtocol"], path: "Sources/satchel-bench",
             swiftSettings: strict),
@@ -80,15 +106,21 @@ let package = Package(
         .testTarget(
             name: "SatchelProtocolTests", dependencies: ["SatchelProtocol"],
             path: "Tests/SatchelProtocolTests", swiftSettings: strict),
+        // Shared by the test targets: temporary folders and the real server binary as a process.
+        .target(name: "SatchelTestSupport", path: "Tests/SatchelTestSupport", swiftSettings: strict),
         .testTarget(
             name: "SatchelServerTests",
             dependencies: [
-                "SatchelServer", "SatchelProtocol", "SatchelSQLite",
+                "SatchelServer", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Tests/SatchelServerTests", swiftSettings: strict),
+        .testTarget(
+            name: "SatchelClientTests",
+            dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelSQLite", "SatchelTestSupport"],
+            path: "Tests/SatchelClientTests", swiftSettings: strict),
         .testTarget(
             name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite"],
             path: "Tests/SatchelSQLiteTests", swiftSettings: strict),

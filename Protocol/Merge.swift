@@ -166,9 +166,11 @@ public enum Merge {
             }
             let kind: ConflictKind = baseValue == nil ? .staleBase : (fieldSchema.type.isText ? .text : .field)
             if m.stamp > cur.stamp {
-                conflicts.append(Conflict(kind: kind, field: name, kept: cur.value, winner: new, keptStamp: cur.stamp))
+                if fieldSchema.recordsConflicts {
+                    conflicts.append(Conflict(kind: kind, field: name, kept: cur.value, winner: new, keptStamp: cur.stamp))
+                }
                 state.fields[name] = FieldState(value: new, stamp: m.stamp, version: version)
-            } else {
+            } else if fieldSchema.recordsConflicts {
                 conflicts.append(Conflict(kind: kind, field: name, kept: new, winner: cur.value, keptStamp: m.stamp))
             }
         }
@@ -213,7 +215,8 @@ public enum Merge {
         }
     }
 
-    static func applyDelta(to current: Value, add: Value, remove: Value) -> Value {
+    /// A set after a `setDelta`: `(current ∪ add) − remove`.
+    public static func applyDelta(to current: Value, add: Value, remove: Value) -> Value {
         switch (current, add, remove) {
         case (.referenceSet(let c), .referenceSet(let a), .referenceSet(let r)):
             return .references(Set(c).union(a).subtracting(r))

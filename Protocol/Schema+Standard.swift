@@ -17,7 +17,7 @@ extension Schema {
             FieldSchema("links", .referenceSet(collection: .entries, maxCount: 256)),
             FieldSchema("author", .string(maxBytes: 200)),
             FieldSchema("createdAt", .timestamp),
-            FieldSchema("updatedAt", .timestamp),
+            FieldSchema("updatedAt", .timestamp, recordsConflicts: false),
         ]),
         CollectionSchema(.entries, deviceAccess: [], fields: [
             FieldSchema("kind", .string(maxBytes: 40), required: true),

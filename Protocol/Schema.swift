@@ -21,11 +21,15 @@ public struct FieldSchema: Hashable, Sendable {
     public var type: FieldType
     /// Required fields must be present and not null when a record is created.
     public var required: Bool
+    /// False for bookkeeping fields (e.g. `updatedAt`) where the later write simply wins and
+    /// the losing value is not worth a conflict record the user would have to dismiss.
+    public var recordsConflicts: Bool
 
-    public init(_ name: FieldName, _ type: FieldType, required: Bool = false) {
+    public init(_ name: FieldName, _ type: FieldType, required: Bool = false, recordsConflicts: Bool = true) {
         self.name = name
         self.type = type
         self.required = required
+        self.recordsConflicts = recordsConflicts
     }
 }
 

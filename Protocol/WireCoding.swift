@@ -283,3 +283,19 @@ extension RecordState: WireCodable {
         self.deletedStamp = deletedStamp
     }
 }
+
+/// The encoding of a record's field values on their own, for stores that keep them as blobs.
+public enum FieldValues {
+    public static func encode(_ values: [FieldName: Value]) -> [UInt8] {
+        var w = WireWriter()
+        w.fieldMap(values)
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(FrameError) -> [FieldName: Value] {
+        var r = WireReader(bytes)
+        let values = try r.fieldMap(Value.self)
+        guard r.isAtEnd else { throw r.malformed("trailing bytes after field values") }
+        return values
+    }
+}

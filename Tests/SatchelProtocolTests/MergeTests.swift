@@ -49,6 +49,14 @@ let mergeCases: [MergeCase] = [
         expected: base.merging(["title": .string("from B, later")]) { $1 },
         conflictKinds: ["field"]),
     MergeCase(
+        name: "bookkeeping field (updatedAt): later write wins without a conflict record",
+        steps: { a, b in
+            b.millis = a.millis + 1000
+            return [b.patch(base: 1, ["updatedAt": .timestamp(2000)]), a.patch(base: 1, ["updatedAt": .timestamp(1000)])]
+        },
+        statuses: [.applied, .merged],
+        expected: base.merging(["updatedAt": .timestamp(2000)]) { $1 }),
+    MergeCase(
         name: "equal clocks: the greater device id wins",
         steps: { a, b in
             b.millis = a.millis

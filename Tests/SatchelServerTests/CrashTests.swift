@@ -1,4 +1,5 @@
 import Foundation
+import SatchelTestSupport
 import SatchelProtocol
 import Testing
 @testable import SatchelServer

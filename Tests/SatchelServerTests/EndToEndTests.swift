@@ -1,4 +1,5 @@
 import Foundation
+import SatchelTestSupport
 import HummingbirdWSClient
 import Logging
 import NIOCore

@@ -1,4 +1,5 @@
 import Foundation
+import SatchelTestSupport
 import Hummingbird
 import HummingbirdTesting
 import Testing

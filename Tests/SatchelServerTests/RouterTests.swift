@@ -1,5 +1,6 @@
 import SatchelSQLite
 import Foundation
+import SatchelTestSupport
 import Hummingbird
 import HummingbirdTesting
 import NIOCore

@@ -1,18 +1,8 @@
 import Foundation
+import SatchelTestSupport
 import Logging
 import SatchelProtocol
 @testable import SatchelServer
-
-/// A fresh temporary directory per test, removed afterwards.
-final class TemporaryDirectory: @unchecked Sendable {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "satchel-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
-}
 
 /// Builds mutations for one device with deterministic ids.
 struct DeviceWriter {

@@ -1,0 +1,179 @@
+import AsyncHTTPClient
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOSSL
+public import SatchelProtocol
+import Synchronization
+
+/// The transport to a real server: HTTP for hello, push and pull (one frame each way) and a
+/// WebSocket for live events. `https://` uses the system trust store, or a CA file the operator
+/// hands out. Every request has a deadline, so a dead link ends in `.offline`, never a hang.
+public final class HTTPTransport: SyncTransport {
+    public let baseURL: String
+    let token: String
+    let client: HTTPClient
+    let ownsClient: Bool
+    let tls: TLSConfiguration?
+    let timeout: TimeAmount
+    /// Bytes sent and received as frames (compressed), for progress and the benchmark.
+    let counters = Mutex<(sent: Int, received: Int)>((0, 0))
+
+    /// A transport for `url` with the device's `token`.
+    /// - Parameters:
+    ///   - caFile: a PEM file of CA certificates to trust instead of the system store.
+    ///   - timeout: the deadline for each request.
+    public init(url: String, token: String, caFile: String? = nil, timeout: Duration = .seconds(15)) throws {
+        baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.token = token
+        self.timeout = .seconds(max(1, timeout.components.seconds))
+        (client, tls, ownsClient) = try Self.makeClient(caFile: caFile)
+    }
+
+    deinit {
+        if ownsClient { try? client.syncShutdown() }
+    }
+
+    static func makeClient(caFile: String?) throws -> (HTTPClient, TLSConfiguration?, Bool) {
+        guard let caFile else { return (HTTPClient.shared, nil, false) }
+        guard FileManager.default.isReadableFile(atPath: caFile) else {
+            throw ClientError(code: "ca_file_unreadable", "cannot read the CA file '\(caFile)'; check the path your operator gave you")
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(caFile)
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        return (HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration), tls, true)
+    }
+
+    /// Bytes of frames sent and received so far.
+    public var bytes: (sent: Int, received: Int) { counters.withLock { $0 } }
+
+    /// Exchanges an enrollment code for this device's token.
+    public static func enroll(url: String, code: String, label: String, client: String, caFile: String? = nil) async throws -> (device: DeviceID, user: UserID, token: String) {
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let (http, _, owns) = try makeClient(caFile: caFile)
+        do {
+            let result = try await enroll(http, base: base, code: code, label: label, client: client)
+            if owns { try? await http.shutdown() }
+            return result
+        } catch {
+            if owns { try? await http.shutdown() }
+            throw error
+        }
+    }
+
+    static func enroll(_ http: HTTPClient, base: String, code: String, label: String, client: String) async throws -> (device: DeviceID, user: UserID, token: String) {
+        var request = HTTPClientRequest(url: base + "/v1/enroll")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let body = try JSONSerialization.data(withJSONObject: ["code": code, "label": label, "client": client])
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response: HTTPClientResponse
+        let data: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .seconds(15))
+            data = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw offline(base, error)
+        }
+        let json = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any]
+        guard response.status == .ok, let device = json?["device"] as? String, let user = json?["user"] as? String, let token = json?["token"] as? String else {
+            let error = json?["error"] as? [String: Any]
+            throw TransportError(.refused, code: error?["code"] as? String, (error?["message"] as? String) ?? "the server refused the enrollment (HTTP \(response.status.code))")
+        }
+        return (DeviceID(unchecked: device), UserID(unchecked: user), token)
+    }
+
+    static func offline(_ url: String, _ error: any Error) -> TransportError {
+        let reason: String
+        switch error {
+        case let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout || e == .connectTimeout:
+            reason = "it did not answer in time"
+        case let e as HTTPClientError:
+            reason = "\(e)"
+        default:
+            reason = "\(error)".contains("refused") ? "the connection was refused" : "\(type(of: error)): \(error)"
+        }
+        return TransportError(.offline, "cannot reach the server at \(url) (\(reason)); your changes are kept and will sync when the link is back")
+    }
+
+    func send(_ path: String, _ message: Message, timeout: TimeAmount? = nil) async throws -> Message {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/x-satchel-frame")
+        let frame = Frame.encode(message)
+        request.body = .bytes(ByteBuffer(bytes: frame))
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await client.execute(request, timeout: timeout ?? self.timeout)
+            body = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            throw Self.offline(baseURL, error)
+        }
+        counters.withLock { $0.sent += frame.count; $0.received += body.readableBytes }
+        let reply: Message
+        do {
+            reply = try Frame.decode(Array(body.readableBytesView), maxPayloadBytes: 64 << 20)
+        } catch {
+            throw TransportError(.badResponse, "the server at \(baseURL) sent an unreadable answer (HTTP \(response.status.code), \(error.message)); is this a Satchel server?")
+        }
+        if case .error(let e) = reply {
+            switch (response.status.code, e.code) {
+            case (401, _): throw TransportError(.unauthorized, code: e.code, e.message)
+            case (410, "cursor_expired"): throw TransportError(.cursorExpired, code: e.code, e.message)
+            default: throw TransportError(.refused, code: e.code, e.message)
+            }
+        }
+        return reply
+    }
+
+    public func hello(_ request: HelloRequest) async throws -> HelloResponse {
+        // Hello opens every sync and is tiny: a short deadline tells "offline" within seconds
+        // (the client library retries refused connections until the deadline).
+        guard case .helloResponse(let r) = try await send("/v1/hello", .helloRequest(request), timeout: .seconds(5)) else { throw unexpected() }
+        return r
+    }
+
+    public func push(_ request: PushRequest) async throws -> PushResponse {
+        guard case .pushResponse(let r) = try await send("/v1/push", .pushRequest(request)) else { throw unexpected() }
+        return r
+    }
+
+    public func pull(_ request: PullRequest) async throws -> PullResponse {
+        guard case .pullResponse(let r) = try await send("/v1/pull", .pullRequest(request)) else { throw unexpected() }
+        return r
+    }
+
+    func unexpected() -> TransportError {
+        TransportError(.badResponse, "the server at \(baseURL) answered with the wrong kind of message")
+    }
+
+    public func live() async throws -> AsyncThrowingStream<LiveEvent, any Error> {
+        let wsURL = baseURL.replacingOccurrences(of: "https://", with: "wss://").replacingOccurrences(of: "http://", with: "ws://") + "/v1/live"
+        let (stream, continuation) = AsyncThrowingStream<LiveEvent, any Error>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        let token = self.token, tls = self.tls, base = baseURL
+        let task = Task {
+            do {
+                try await WebSocketClient.connect(
+                    url: wsURL, configuration: .init(additionalHeaders: [.authorization: "Bearer \(token)"]),
+                    tlsConfiguration: tls, logger: Logger(label: "satchel-live")
+                ) { inbound, _, _ in
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .binary(let buffer) = message,
+                              case .live(let event) = try Frame.decode(Array(buffer.readableBytesView), maxPayloadBytes: 1 << 20) else { continue }
+                        continuation.yield(event)
+                    }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: Self.offline(base, error))
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+}

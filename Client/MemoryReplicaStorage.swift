@@ -1,0 +1,66 @@
+public import SatchelProtocol
+
+/// Replica storage in memory: what the deterministic simulation runs thousands of devices on.
+/// A transaction works on a copy and keeps it only if the body returns, like a database would.
+public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
+    public let schema: Schema
+    var device: DeviceState
+    var records: [RecordKey: LocalRecord] = [:]
+    var entries: [Int64: OutboxEntry] = [:]
+    var nextSeq: Int64 = 1
+    var cursors: [SpaceID: Version] = [:]
+
+    public init(device: DeviceID, schema: Schema = .standard) {
+        self.schema = schema
+        self.device = DeviceState(device: device)
+    }
+
+    public mutating func inTransaction<T>(_ body: (inout MemoryReplicaStorage) throws -> T) throws -> T {
+        var copy = self
+        let result = try body(&copy)
+        self = copy
+        return result
+    }
+
+    public func deviceState() -> DeviceState { device }
+    public mutating func saveDeviceState(_ state: DeviceState) { device = state }
+    public func record(_ key: RecordKey) -> LocalRecord? { records[key] }
+    public mutating func saveRecord(_ record: LocalRecord) { records[record.key] = record }
+    public func records(in space: SpaceID) -> [LocalRecord] {
+        records.values.filter { $0.key.space == space }.sorted { $0.key < $1.key }
+    }
+
+    private var ordered: [OutboxEntry] { entries.values.sorted { $0.seq < $1.seq } }
+
+    public func outbox(for key: RecordKey) -> [OutboxEntry] {
+        ordered.filter { $0.mutation.key == key && !$0.isRejected }
+    }
+
+    public func pendingEntries(limit: Int) -> [OutboxEntry] {
+        Array(ordered.filter { $0.state == .pending }.prefix(limit))
+    }
+
+    public func outboxEntry(_ mutation: MutationID) -> OutboxEntry? {
+        entries.values.first { $0.mutation.id == mutation }
+    }
+
+    public mutating func appendOutbox(_ entry: OutboxEntry) -> Int64 {
+        var e = entry
+        e.seq = nextSeq
+        nextSeq += 1
+        entries[e.seq] = e
+        return e.seq
+    }
+
+    public mutating func updateOutbox(_ entry: OutboxEntry) { entries[entry.seq] = entry }
+    public mutating func removeOutbox(seq: Int64) { entries[seq] = nil }
+    public func rejectedEntries() -> [OutboxEntry] { ordered.filter(\.isRejected) }
+    public func pendingCount() -> Int { entries.values.filter { !$0.isRejected && $0.state == .pending }.count }
+    public func cursor(of space: SpaceID) -> Version { cursors[space] ?? 0 }
+    public mutating func setCursor(_ cursor: Version, of space: SpaceID) { cursors[space] = cursor }
+
+    /// Every record the user can see, with its view.
+    public var visibleRecords: [RecordKey: [FieldName: Value]] { records.compactMapValues(\.view) }
+    /// Every record's confirmed values.
+    public var confirmedRecords: [RecordKey: [FieldName: Value]] { records.compactMapValues(\.confirmed) }
+}

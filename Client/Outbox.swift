@@ -1,0 +1,65 @@
+public import SatchelProtocol
+
+/// A local write waiting for, or answered by, the server.
+public struct OutboxEntry: Hashable, Sendable {
+    public enum State: Hashable, Sendable {
+        /// Not yet acknowledged by the server.
+        case pending
+        /// Acknowledged; kept until a pull brings the record to `version`, so the view keeps
+        /// showing the write meanwhile.
+        case acknowledged(version: Version)
+        /// Refused by the server; set aside with the reason, never sent again.
+        case rejected(ValidationError)
+    }
+
+    /// Local order (0 until stored).
+    public var seq: Int64
+    public var mutation: Mutation
+    /// The full text of every text field it writes (a diff's result), to rebuild the view and
+    /// to resend the whole text if the server cannot apply the diff.
+    public var texts: [FieldName: String]
+    public var state: State
+
+    public init(seq: Int64 = 0, mutation: Mutation, texts: [FieldName: String] = [:], state: State = .pending) {
+        self.seq = seq
+        self.mutation = mutation
+        self.texts = texts
+        self.state = state
+    }
+
+    public var isRejected: Bool { if case .rejected = state { true } else { false } }
+}
+
+/// A record as the device holds it: what the server confirmed, and the view (confirmed plus the
+/// device's own unconfirmed writes) that the user sees and searches.
+public struct LocalRecord: Hashable, Sendable {
+    public var key: RecordKey
+    /// The server version of `confirmed` (0: the server has not confirmed anything yet).
+    public var confirmedVersion: Version
+    /// The values the server confirmed; nil when it has none or the record is deleted there.
+    public var confirmed: [FieldName: Value]?
+    /// What the user sees; nil when the record is deleted (or does not exist) for the user.
+    public var view: [FieldName: Value]?
+
+    public init(key: RecordKey, confirmedVersion: Version = 0, confirmed: [FieldName: Value]? = nil, view: [FieldName: Value]? = nil) {
+        self.key = key
+        self.confirmedVersion = confirmedVersion
+        self.confirmed = confirmed
+        self.view = view
+    }
+}
+
+/// The device's identity and counters, kept with its data.
+public struct DeviceState: Hashable, Sendable {
+    public var device: DeviceID
+    /// The last mutation counter used.
+    public var counter: UInt64
+    /// The last hybrid-logical-clock reading.
+    public var clock: HLC
+
+    public init(device: DeviceID, counter: UInt64 = 0, clock: HLC = .zero) {
+        self.device = device
+        self.counter = counter
+        self.clock = clock
+    }
+}

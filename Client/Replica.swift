@@ -1,0 +1,207 @@
+public import SatchelProtocol
+
+/// Why the device must rebuild a space from the server: its copy of a record is not the one a
+/// pulled change was made against (a change was missed), so it pulls the space again from 0.
+public struct ReplicaGap: Error, Hashable, Sendable {
+    public var key: RecordKey
+    public var local: Version
+    public var expected: Version
+}
+
+/// What a push's answers did to the outbox.
+public struct AcknowledgeSummary: Hashable, Sendable {
+    public var applied = 0
+    public var merged = 0
+    public var conflicts = 0
+    public var rejected = 0
+    /// Rejected only because a text diff could not be applied: requeued with the whole text.
+    public var resent = 0
+}
+
+/// The client's sync algorithm, shared by every storage: local writes (applied at once and
+/// queued in the same transaction), push batches and their answers, pulled pages applied to the
+/// confirmed state with the device's unconfirmed writes replayed on top.
+extension ReplicaStorage {
+    /// Writes locally: the view changes at once and the mutation enters the outbox, in one
+    /// transaction. `values` are the new full values of the fields written; text travels as a
+    /// diff against the confirmed text when smaller, sets as additions and removals.
+    /// - Throws: `ValidationError` for values the schema refuses (nothing is queued).
+    @discardableResult
+    public mutating func write(
+        _ operation: Mutation.Operation, _ key: RecordKey, values: [FieldName: Value] = [:], physicalMillis: Int64
+    ) throws -> Mutation {
+        try inTransaction { s in
+            var device = try s.deviceState()
+            var clock = HybridLogicalClock(last: device.clock)
+            let record = try s.record(key) ?? LocalRecord(key: key)
+            if operation != .create && record.view == nil {
+                throw ValidationError(.recordNotFound, "there is no record \(key) on this device")
+            }
+            var changes: [FieldName: FieldChange] = [:]
+            var texts: [FieldName: String] = [:]
+            for (name, value) in values {
+                if case .text(let text) = value {
+                    texts[name] = text
+                    let base = record.confirmedVersion > 0 && operation == .patch ? record.confirmed?[name]?.textValue : nil
+                    changes[name] = FieldChange.text(from: base, to: text)
+                } else if operation == .patch {
+                    changes[name] = FieldChange.set(from: record.view?[name], to: value)
+                } else {
+                    changes[name] = .set(value)
+                }
+            }
+            device.counter += 1
+            let mutation = Mutation(
+                id: MutationID(unchecked: "\(device.device.rawValue.suffix(20))-\(device.counter)"),
+                device: device.device, counter: device.counter, clock: clock.now(physicalMillis: physicalMillis),
+                key: key, baseVersion: record.confirmedVersion, operation: operation, changes: changes)
+            try s.schema.validate(mutation)
+            try s.schema.checkDeviceAccess(mutation)
+            for (name, value) in values {
+                let field = try s.schema.collection(key.collection).fields[name]!
+                try s.schema.validate(value, for: field, in: key.collection)
+            }
+            device.clock = clock.last
+            try s.saveDeviceState(device)
+            _ = try s.appendOutbox(OutboxEntry(mutation: mutation, texts: texts))
+            if try s.record(key) == nil { try s.saveRecord(record) }
+            try s.rebuildView(key)
+            return mutation
+        }
+    }
+
+    /// The next mutations to push, oldest first.
+    public func nextBatch(limit: Int) throws -> [Mutation] {
+        try pendingEntries(limit: limit).map(\.mutation)
+    }
+
+    /// Records the server's answers to a push, in one transaction.
+    @discardableResult
+    public mutating func acknowledge(_ results: [MutationResult], serverClock: HLC?, physicalMillis: Int64) throws -> AcknowledgeSummary {
+        try inTransaction { s in
+            var summary = AcknowledgeSummary()
+            for result in results {
+                guard var entry = try s.outboxEntry(result.mutation), !entry.isRejected else { continue }
+                switch result.status {
+                case .rejected:
+                    let reason = result.rejection ?? ValidationError(.invalidValue, "rejected without a reason")
+                    if reason.code == .baseExpired || reason.code == .diffBaseMismatch, entry.texts.count > 0 {
+                        // The server no longer has the text the diff was made against: send it whole,
+                        // as a new mutation (the old id's rejection is final on the server).
+                        var m = entry.mutation
+                        for (name, text) in entry.texts { m.changes[name] = .set(.text(text)) }
+                        m.id = MutationID(unchecked: "\(m.id.rawValue.prefix(56)).r\(entry.seq % 1000)")
+                        entry.mutation = m
+                        try s.updateOutbox(entry)
+                        summary.resent += 1
+                    } else {
+                        entry.state = .rejected(reason)
+                        try s.updateOutbox(entry)
+                        summary.rejected += 1
+                    }
+                case .applied, .merged, .conflict:
+                    switch result.status {
+                    case .applied: summary.applied += 1
+                    case .merged: summary.merged += 1
+                    default: summary.conflicts += 1
+                    }
+                    let confirmed = try s.record(entry.mutation.key)?.confirmedVersion ?? 0
+                    if result.version == 0 || result.version <= confirmed {
+                        try s.removeOutbox(seq: entry.seq)
+                    } else {
+                        entry.state = .acknowledged(version: result.version)
+                        try s.updateOutbox(entry)
+                    }
+                }
+                try s.rebuildView(entry.mutation.key)
+            }
+            if let serverClock {
+                var device = try s.deviceState()
+                var clock = HybridLogicalClock(last: device.clock, maxSkewMillis: .max / 2)
+                device.clock = try clock.observe(serverClock, physicalMillis: physicalMillis)
+                try s.saveDeviceState(device)
+            }
+            return summary
+        }
+    }
+
+    /// Applies one pulled page and stores its cursor, in one transaction.
+    /// - Throws: `ReplicaGap` when a change does not follow the device's copy of its record.
+    public mutating func applyPage(_ page: PullResponse, physicalMillis: Int64) throws {
+        try inTransaction { s in
+            var device = try s.deviceState()
+            var clock = HybridLogicalClock(last: device.clock, maxSkewMillis: .max / 2)
+            for change in page.changes {
+                var record = try s.record(change.key) ?? LocalRecord(key: change.key)
+                guard record.confirmedVersion == change.previousVersion else {
+                    throw ReplicaGap(key: change.key, local: record.confirmedVersion, expected: change.previousVersion)
+                }
+                do {
+                    record.confirmed = try change.apply(to: record.confirmed)
+                } catch {
+                    throw ReplicaGap(key: change.key, local: record.confirmedVersion, expected: change.previousVersion)
+                }
+                record.confirmedVersion = change.version
+                try s.saveRecord(record)
+                // Writes the server has now delivered back are done.
+                for entry in try s.outbox(for: change.key) {
+                    if case .acknowledged(let version) = entry.state, version <= change.version {
+                        try s.removeOutbox(seq: entry.seq)
+                    }
+                }
+                try s.rebuildView(change.key)
+                _ = try? clock.observe(change.clock, physicalMillis: physicalMillis)
+            }
+            device.clock = clock.last
+            try s.saveDeviceState(device)
+            try s.setCursor(page.cursor, of: page.space)
+        }
+    }
+
+    /// Forgets what the server confirmed for a space (keeping every unsent write) so it can be
+    /// pulled again from 0: after a gap, or when the cursor is older than the server's history.
+    public mutating func resetSpace(_ space: SpaceID) throws {
+        try inTransaction { s in
+            for var record in try s.records(in: space) {
+                record.confirmed = nil
+                record.confirmedVersion = 0
+                try s.saveRecord(record)
+                // Acknowledged writes will come back with the pull; pending ones stay.
+                for entry in try s.outbox(for: record.key) {
+                    if case .acknowledged = entry.state { try s.removeOutbox(seq: entry.seq) }
+                }
+                try s.rebuildView(record.key)
+            }
+            try s.setCursor(0, of: space)
+        }
+    }
+
+    /// Recomputes what the user sees: the confirmed values with the device's own unconfirmed
+    /// writes replayed in order (texts as written, set deltas on the current set).
+    mutating func rebuildView(_ key: RecordKey) throws {
+        guard var record = try record(key) else { return }
+        var view = record.confirmed
+        for entry in try outbox(for: key) {
+            let m = entry.mutation
+            switch m.operation {
+            case .delete:
+                view = nil
+            case .create, .patch:
+                // A patch of a record deleted meanwhile revives it on the server (edit wins); the
+                // revived record arrives with the next pull.
+                if m.operation == .patch && view == nil { continue }
+                var v = view ?? [:]
+                for (name, change) in m.changes {
+                    switch change {
+                    case .set(let value): v[name] = value
+                    case .textDiff: v[name] = entry.texts[name].map(Value.text) ?? v[name]
+                    case .setDelta(let add, let remove): v[name] = Merge.applyDelta(to: v[name] ?? .null, add: add, remove: remove)
+                    }
+                }
+                view = v
+            }
+        }
+        record.view = view
+        try saveRecord(record)
+    }
+}

@@ -1,0 +1,37 @@
+public import SatchelProtocol
+
+/// What the client's sync algorithm (`Replica`) needs from storage. The SQLite store is the real
+/// one; `MemoryReplicaStorage` drives the deterministic simulation. Every algorithm step runs
+/// inside `inTransaction`, so a crash leaves either all of a step or none of it.
+public protocol ReplicaStorage {
+    var schema: Schema { get }
+    /// Runs `body` atomically: on a throw nothing it did remains.
+    mutating func inTransaction<T>(_ body: (inout Self) throws -> T) throws -> T
+
+    func deviceState() throws -> DeviceState
+    mutating func saveDeviceState(_ state: DeviceState) throws
+
+    func record(_ key: RecordKey) throws -> LocalRecord?
+    /// Stores the record (and updates the search index in the same transaction).
+    mutating func saveRecord(_ record: LocalRecord) throws
+    /// Every record of a space (for re-bootstrapping it).
+    func records(in space: SpaceID) throws -> [LocalRecord]
+
+    /// The entries about one record that are not rejected, oldest first.
+    func outbox(for key: RecordKey) throws -> [OutboxEntry]
+    /// Up to `limit` pending entries, oldest first.
+    func pendingEntries(limit: Int) throws -> [OutboxEntry]
+    func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry?
+    /// Stores a new entry and returns its sequence number.
+    mutating func appendOutbox(_ entry: OutboxEntry) throws -> Int64
+    /// Replaces the entry with the same `seq` (its mutation may change: a resend gets a new id).
+    mutating func updateOutbox(_ entry: OutboxEntry) throws
+    mutating func removeOutbox(seq: Int64) throws
+    /// Entries the server rejected, oldest first.
+    func rejectedEntries() throws -> [OutboxEntry]
+    /// How many entries are not yet acknowledged.
+    func pendingCount() throws -> Int
+
+    func cursor(of space: SpaceID) throws -> Version
+    mutating func setCursor(_ cursor: Version, of space: SpaceID) throws
+}

@@ -1,0 +1,219 @@
+public import SatchelProtocol
+import SatchelSQLite
+
+/// The device's local store: one SQLite file (WAL) with the records (confirmed and viewed), the
+/// outbox, cursors, the device's identity and credentials, and the full-text search index kept in
+/// the same transactions as the records it indexes.
+public struct SQLiteReplicaStorage: ReplicaStorage {
+    public let schema: Schema
+    let db: Database
+
+    static let migrator = Migrator([
+        Migration(version: 1, name: "initial", sql: """
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE records (
+                id INTEGER PRIMARY KEY,
+                space TEXT NOT NULL, collection TEXT NOT NULL, record TEXT NOT NULL,
+                confirmed_version INTEGER NOT NULL,
+                confirmed BLOB,
+                view BLOB,
+                UNIQUE (space, collection, record)
+            );
+            CREATE TABLE outbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                mutation_id TEXT NOT NULL UNIQUE,
+                space TEXT NOT NULL, collection TEXT NOT NULL, record TEXT NOT NULL,
+                mutation BLOB NOT NULL,
+                texts BLOB NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'acknowledged', 'rejected')),
+                version INTEGER NOT NULL DEFAULT 0,
+                reason_code TEXT,
+                reason_message TEXT
+            );
+            CREATE INDEX outbox_record ON outbox(space, collection, record, seq);
+            CREATE INDEX outbox_state ON outbox(state, seq);
+            CREATE TABLE cursors (space TEXT PRIMARY KEY, cursor INTEGER NOT NULL) WITHOUT ROWID;
+            -- Search over what the user sees. rowid = records.id, so updates touch one row.
+            CREATE VIRTUAL TABLE search USING fts5(
+                title, body, extra,
+                space UNINDEXED, collection UNINDEXED, record UNINDEXED, tags UNINDEXED,
+                tokenize = 'unicode61 remove_diacritics 2'
+            );
+            """),
+    ])
+
+    /// Opens (creating if needed) the store at `path`.
+    public init(path: String, schema: Schema = .standard) throws {
+        db = try Database(configuration: DatabaseConfiguration(path: path, synchronous: .full))
+        _ = try Self.migrator.migrate(db)
+        self.schema = schema
+    }
+
+    public func close() { db.close() }
+
+    public mutating func inTransaction<T>(_ body: (inout SQLiteReplicaStorage) throws -> T) throws -> T {
+        var copy = self
+        return try db.transaction(.immediate) { try body(&copy) }
+    }
+
+    /// Runs a read in one snapshot.
+    func read<T>(_ body: () throws -> T) throws -> T { try db.transaction(.deferred, body) }
+
+    // MARK: meta
+
+    func meta(_ key: String) throws -> [UInt8]? {
+        try db.query("SELECT value FROM meta WHERE key = ?", key) { $0.blob(at: 0) }.first
+    }
+
+    func setMeta(_ key: String, _ value: [UInt8]?) throws {
+        if let value {
+            try db.run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value)
+        } else {
+            try db.run("DELETE FROM meta WHERE key = ?", key)
+        }
+    }
+
+    func metaString(_ key: String) throws -> String? { try meta(key).map { String(decoding: $0, as: UTF8.self) } }
+    func setMetaString(_ key: String, _ value: String?) throws { try setMeta(key, value.map { Array($0.utf8) }) }
+
+    public func deviceState() throws -> DeviceState {
+        guard let raw = try metaString("device") else { throw ClientError.notJoined() }
+        let counter = try metaString("counter").flatMap(UInt64.init) ?? 0
+        let clock = try metaString("clock").flatMap(UInt64.init).map(HLC.init(rawValue:)) ?? .zero
+        return DeviceState(device: DeviceID(unchecked: raw), counter: counter, clock: clock)
+    }
+
+    public mutating func saveDeviceState(_ state: DeviceState) throws {
+        try setMetaString("device", state.device.rawValue)
+        try setMetaString("counter", String(state.counter))
+        try setMetaString("clock", String(state.clock.rawValue))
+    }
+
+    // MARK: records
+
+    public func record(_ key: RecordKey) throws -> LocalRecord? {
+        try db.query(
+            "SELECT confirmed_version, confirmed, view FROM records WHERE space = ? AND collection = ? AND record = ?",
+            key.space.rawValue, key.collection.rawValue, key.record.rawValue
+        ) { row in
+            LocalRecord(
+                key: key, confirmedVersion: row.int64(at: 0),
+                confirmed: row.isNull(at: 1) ? nil : try FieldValues.decode(row.blob(at: 1)),
+                view: row.isNull(at: 2) ? nil : try FieldValues.decode(row.blob(at: 2)))
+        }.first
+    }
+
+    public mutating func saveRecord(_ record: LocalRecord) throws {
+        let k = record.key
+        try db.run(
+            """
+            INSERT INTO records (space, collection, record, confirmed_version, confirmed, view) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (space, collection, record) DO UPDATE SET
+                confirmed_version = excluded.confirmed_version, confirmed = excluded.confirmed, view = excluded.view
+            """,
+            k.space.rawValue, k.collection.rawValue, k.record.rawValue, record.confirmedVersion,
+            record.confirmed.map(FieldValues.encode), record.view.map(FieldValues.encode))
+        let id = try db.query(
+            "SELECT id FROM records WHERE space = ? AND collection = ? AND record = ?",
+            k.space.rawValue, k.collection.rawValue, k.record.rawValue
+        ) { $0.int64(at: 0) }[0]
+        try SearchIndex.update(db, rowid: id, key: k, view: record.view)
+    }
+
+    public func records(in space: SpaceID) throws -> [LocalRecord] {
+        let keys = try db.query("SELECT collection, record FROM records WHERE space = ? ORDER BY collection, record", space.rawValue) {
+            RecordKey(space: space, collection: Name(stringLiteral: $0.string(at: 0)), record: RecordID(unchecked: $0.string(at: 1)))
+        }
+        return try keys.compactMap { try record($0) }
+    }
+
+    /// Every record of a collection the user can see, optionally in one space.
+    public func visible(collection: CollectionName, space: SpaceID? = nil) throws -> [(key: RecordKey, values: [FieldName: Value])] {
+        try db.query(
+            "SELECT space, record, view FROM records WHERE collection = ? AND (? IS NULL OR space = ?) AND view IS NOT NULL ORDER BY id",
+            collection.rawValue, space?.rawValue, space?.rawValue
+        ) { row in
+            (RecordKey(space: SpaceID(unchecked: row.string(at: 0)), collection: collection, record: RecordID(unchecked: row.string(at: 1))),
+             try FieldValues.decode(row.blob(at: 2)))
+        }
+    }
+
+    // MARK: outbox
+
+    static let entryColumns = "seq, mutation, texts, state, version, reason_code, reason_message"
+
+    static func entry(_ row: Row) throws -> OutboxEntry {
+        let state: OutboxEntry.State
+        switch row.string(at: 3) {
+        case "acknowledged": state = .acknowledged(version: row.int64(at: 4))
+        case "rejected": state = .rejected(ValidationError(RejectionCode(rawValue: row.string(at: 5)), row.string(at: 6)))
+        default: state = .pending
+        }
+        let texts = try FieldValues.decode(row.blob(at: 2)).compactMapValues(\.textValue)
+        return OutboxEntry(seq: row.int64(at: 0), mutation: try Mutation(wireBytes: row.blob(at: 1)), texts: texts, state: state)
+    }
+
+    public func outbox(for key: RecordKey) throws -> [OutboxEntry] {
+        try db.query(
+            "SELECT \(Self.entryColumns) FROM outbox WHERE space = ? AND collection = ? AND record = ? AND state != 'rejected' ORDER BY seq",
+            key.space.rawValue, key.collection.rawValue, key.record.rawValue, map: Self.entry)
+    }
+
+    public func pendingEntries(limit: Int) throws -> [OutboxEntry] {
+        try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?", limit, map: Self.entry)
+    }
+
+    public func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry? {
+        try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE mutation_id = ?", mutation.rawValue, map: Self.entry).first
+    }
+
+    public mutating func appendOutbox(_ entry: OutboxEntry) throws -> Int64 {
+        let m = entry.mutation
+        try db.run(
+            "INSERT INTO outbox (mutation_id, space, collection, record, mutation, texts, state) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+            m.id.rawValue, m.key.space.rawValue, m.key.collection.rawValue, m.key.record.rawValue, m.wireBytes,
+            FieldValues.encode(entry.texts.mapValues(Value.text)))
+        return db.lastInsertRowID
+    }
+
+    public mutating func updateOutbox(_ entry: OutboxEntry) throws {
+        var state = "pending", version: Int64 = 0
+        var code: String?, message: String?
+        switch entry.state {
+        case .pending: break
+        case .acknowledged(let v): state = "acknowledged"; version = v
+        case .rejected(let e): state = "rejected"; code = e.code.rawValue; message = e.message
+        }
+        try db.run(
+            "UPDATE outbox SET mutation_id = ?, mutation = ?, texts = ?, state = ?, version = ?, reason_code = ?, reason_message = ? WHERE seq = ?",
+            entry.mutation.id.rawValue, entry.mutation.wireBytes, FieldValues.encode(entry.texts.mapValues(Value.text)),
+            state, version, code, message, entry.seq)
+    }
+
+    public mutating func removeOutbox(seq: Int64) throws {
+        try db.run("DELETE FROM outbox WHERE seq = ?", seq)
+    }
+
+    public func rejectedEntries() throws -> [OutboxEntry] {
+        try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'rejected' ORDER BY seq", map: Self.entry)
+    }
+
+    public func pendingCount() throws -> Int {
+        try db.query("SELECT count(*) FROM outbox WHERE state = 'pending'") { $0.int(at: 0) }[0]
+    }
+
+    // MARK: cursors
+
+    public func cursor(of space: SpaceID) throws -> Version {
+        try db.query("SELECT cursor FROM cursors WHERE space = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
+    }
+
+    public mutating func setCursor(_ cursor: Version, of space: SpaceID) throws {
+        try db.run("INSERT OR REPLACE INTO cursors (space, cursor) VALUES (?, ?)", space.rawValue, cursor)
+    }
+
+    /// Every space with a cursor.
+    func knownSpaces() throws -> [SpaceID] {
+        try db.query("SELECT space FROM cursors ORDER BY space") { SpaceID(unchecked: $0.string(at: 0)) }
+    }
+}

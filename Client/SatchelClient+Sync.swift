@@ -1,0 +1,166 @@
+public import SatchelProtocol
+
+extension SatchelClient {
+    /// Pushes the outbox, then pulls every space page by page. Each step is one local
+    /// transaction, so an interrupted sync (killed, offline) carries on where it stopped.
+    /// - Throws: `TransportError` (`.offline` within seconds when the server is unreachable).
+    @discardableResult
+    public func sync(pageSize: Int = 500, progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncReport {
+        let transport = try transport()
+        do {
+            let report = try await sync(transport, pageSize: pageSize, progress: progress)
+            try storage.setMetaString("last_success", String(now()))
+            try storage.setMetaString("last_error", nil)
+            return report
+        } catch {
+            try? storage.setMetaString("last_error", "\(error)")
+            try? storage.setMetaString("last_error_at", String(now()))
+            throw error
+        }
+    }
+
+    func sync(_ transport: any SyncTransport, pageSize: Int, progress: @Sendable (SyncProgress) -> Void) async throws -> SyncReport {
+        var report = SyncReport()
+        var p = SyncProgress(phase: .connecting, pushed: 0, toPush: try storage.pendingCount(), pulled: 0, toPull: 0, bytesSent: 0, bytesReceived: 0)
+        func bytes() {
+            if let http = transport as? HTTPTransport { (p.bytesSent, p.bytesReceived) = http.bytes }
+        }
+        progress(p)
+        let hello = try await transport.hello(HelloRequest(client: Self.clientName))
+        try saveSpaces(hello.spaces)
+
+        p.phase = .pushing
+        let batchSize = max(1, min(hello.limits.maxMutationsPerPush, 500))
+        while true {
+            let batch = try storage.nextBatch(limit: batchSize)
+            if batch.isEmpty { break }
+            let response = try await transport.push(PushRequest(mutations: batch))
+            let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
+            report.pushed.applied += summary.applied
+            report.pushed.merged += summary.merged
+            report.pushed.conflicts += summary.conflicts
+            report.pushed.rejected += summary.rejected
+            report.pushed.resent += summary.resent
+            p.pushed += batch.count - summary.resent
+            bytes()
+            progress(p)
+        }
+
+        p.phase = .pulling
+        for space in hello.spaces {
+            let cursor = try storage.cursor(of: space.space)
+            if cursor > 0 && cursor < space.horizon {
+                // Older than the server's history: rebuild the space, keeping unsent work.
+                try storage.resetSpace(space.space)
+                report.rebootstrapped.append(space.space)
+            }
+            p.toPull += max(0, Int(space.head - (try storage.cursor(of: space.space))))
+        }
+        progress(p)
+        for space in hello.spaces {
+            var resets = 0
+            while true {
+                let after = try storage.cursor(of: space.space)
+                let page: PullResponse
+                do {
+                    page = try await transport.pull(PullRequest(space: space.space, after: after, limit: min(pageSize, hello.limits.maxPageSize)))
+                } catch let error as TransportError where error.kind == .cursorExpired && resets == 0 {
+                    resets += 1
+                    try storage.resetSpace(space.space)
+                    report.rebootstrapped.append(space.space)
+                    continue
+                }
+                do {
+                    try storage.applyPage(page, physicalMillis: now())
+                } catch is ReplicaGap where resets == 0 {
+                    resets += 1
+                    try storage.resetSpace(space.space)
+                    report.rebootstrapped.append(space.space)
+                    continue
+                }
+                report.pulled += page.changes.count
+                p.pulled += page.changes.count
+                p.toPull = max(p.toPull, p.pulled)
+                bytes()
+                progress(p)
+                if !page.hasMore { break }
+            }
+        }
+        // Writes made while the pull ran (or requeued with whole text) go out now.
+        if try storage.pendingCount() > 0 {
+            while case let batch = try storage.nextBatch(limit: batchSize), !batch.isEmpty {
+                let response = try await transport.push(PushRequest(mutations: batch))
+                let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
+                report.pushed.applied += summary.applied
+                report.pushed.merged += summary.merged
+                report.pushed.conflicts += summary.conflicts
+                report.pushed.rejected += summary.rejected
+                if summary.resent == 0 && summary.applied + summary.merged + summary.conflicts + summary.rejected == 0 { break }
+            }
+        }
+        p.phase = .done
+        bytes()
+        progress(p)
+        report.bytesSent = p.bytesSent
+        report.bytesReceived = p.bytesReceived
+        report.openConflicts = try conflicts().count
+        return report
+    }
+
+    /// Live mode until cancelled: syncs, then holds the live connection and syncs whenever the
+    /// server says a space advanced. A link that misses three heartbeats is treated as dead;
+    /// reconnects back off exponentially with jitter (1 s … 60 s). A revoked device stops.
+    public func watch(heartbeat: Duration = .seconds(10), onSync: @escaping @Sendable (Result<SyncReport, any Error>) -> Void) async throws {
+        var backoff: Double = 1
+        var rng = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            do {
+                let transport = try transport()
+                onSync(.success(try await sync(progress: { _ in })))
+                let events = try await transport.live()
+                backoff = 1
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    let lastHeard = ManagedClock(now: now())
+                    group.addTask {
+                        for try await event in events {
+                            await lastHeard.touch()
+                            switch event {
+                            case .advanced: onSync(.success(try await self.sync(progress: { _ in })))
+                            case .heartbeat: break
+                            case .revoked(let message): throw TransportError(.unauthorized, code: "token_revoked", message)
+                            }
+                        }
+                    }
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: heartbeat)
+                            if await lastHeard.silence() > heartbeat * 3 {
+                                throw TransportError(.offline, "the live connection went quiet; reconnecting")
+                            }
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            } catch let error as TransportError where error.kind == .unauthorized {
+                onSync(.failure(error))
+                throw error
+            } catch is CancellationError {
+                return
+            } catch {
+                onSync(.failure(error))
+            }
+            let jitter = Double.random(in: 0.5...1.5, using: &rng)
+            try? await Task.sleep(for: .milliseconds(Int(backoff * jitter * 1000)))
+            backoff = min(60, backoff * 2)
+        }
+    }
+}
+
+/// When the live connection last heard from the server.
+actor ManagedClock {
+    private var last: ContinuousClock.Instant
+    init(now: Int64) { last = .now }
+    func touch() { last = .now }
+    func silence() -> Duration { .now - last }
+}

@@ -1,0 +1,126 @@
+public import SatchelProtocol
+import Foundation
+import SatchelSQLite
+
+/// One search result: the record, its title, and a snippet with the matched words marked.
+public struct SearchHit: Hashable, Sendable {
+    public var key: RecordKey
+    public var title: String
+    /// The snippet as pieces; `highlighted` pieces are the matched words.
+    public var snippet: [(text: String, highlighted: Bool)]
+    /// bm25 score: lower is better.
+    public var rank: Double
+
+    /// The snippet with matches wrapped by `mark` (e.g. ANSI bold on a terminal, `[…]` otherwise).
+    public func snippet(marking mark: (String) -> String) -> String {
+        snippet.map { $0.highlighted ? mark($0.text) : $0.text }.joined()
+    }
+
+    public static func == (a: SearchHit, b: SearchHit) -> Bool {
+        a.key == b.key && a.title == b.title && a.rank == b.rank && a.snippet.map(\.text) == b.snippet.map(\.text)
+    }
+    public func hash(into h: inout Hasher) { h.combine(key) }
+}
+
+/// Narrows a search.
+public struct SearchFilter: Hashable, Sendable {
+    public var space: SpaceID?
+    public var collection: CollectionName?
+    /// A note tag, or for briefing entries their kind or a sector.
+    public var tag: String?
+    public var limit: Int
+
+    public init(space: SpaceID? = nil, collection: CollectionName? = nil, tag: String? = nil, limit: Int = 20) {
+        self.space = space
+        self.collection = collection
+        self.tag = tag
+        self.limit = limit
+    }
+}
+
+/// The FTS5 index over what the user sees: notes (title, body, tags) and briefing entries
+/// (name and aliases, summary, places, sectors, companies, figures). Conflict records are not indexed.
+enum SearchIndex {
+    static let start = "\u{2}", end = "\u{3}"
+
+    static func update(_ db: Database, rowid: Int64, key: RecordKey, view: [FieldName: Value]?) throws {
+        try db.run("DELETE FROM search WHERE rowid = ?", rowid)
+        guard let view, key.collection != .conflicts else { return }
+        func text(_ name: FieldName) -> String {
+            switch view[name] {
+            case .string(let s)?, .text(let s)?: return s
+            case .stringSet(let a)?: return a.joined(separator: " · ")
+            case .integer(let i)?: return String(i)
+            default: return ""
+            }
+        }
+        func set(_ name: FieldName) -> [String] { if case .stringSet(let a)? = view[name] { a } else { [] } }
+        let title, body, extra: String
+        let tags: [String]
+        if key.collection == .entries {
+            title = ([text("name")] + set("aliases")).joined(separator: " · ")
+            body = text("summary")
+            extra = ["kind", "section", "city", "province", "cities", "sectors", "companies", "figures", "website", "year", "years"]
+                .map { text(FieldName(stringLiteral: $0)) }.filter { !$0.isEmpty }.joined(separator: " · ")
+            tags = [text("kind")] + set("sectors")
+        } else {
+            title = text("title")
+            body = text("body")
+            extra = ([text("author")] + set("tags")).joined(separator: " ")
+            tags = set("tags")
+        }
+        try db.run(
+            "INSERT INTO search (rowid, title, body, extra, space, collection, record, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rowid, title, body, extra, key.space.rawValue, key.collection.rawValue, key.record.rawValue,
+            "\u{1}" + tags.map { $0.lowercased() }.joined(separator: "\u{1}") + "\u{1}")
+    }
+
+    /// The user's words as an FTS5 query: every word must match (as a prefix of the last), and
+    /// punctuation inside a word ("Z-Park") makes a phrase. Nil when there is nothing to search.
+    static func ftsQuery(_ text: String) -> String? {
+        let words = text.split(whereSeparator: { $0.isWhitespace }).map { $0.replacingOccurrences(of: "\"", with: "\"\"") }
+            .filter { $0.contains { $0.isLetter || $0.isNumber } }
+        guard !words.isEmpty else { return nil }
+        return words.map { "\"\($0)\"*" }.joined(separator: " ")
+    }
+
+    static func search(_ db: Database, _ text: String, filter: SearchFilter) throws -> [SearchHit] {
+        guard let query = ftsQuery(text) else { return [] }
+        return try db.query(
+            """
+            SELECT space, collection, record, title, snippet(search, -1, ?, ?, '…', 14), bm25(search, 10.0, 1.0, 3.0) AS score
+            FROM search
+            WHERE search MATCH ?
+              AND (? IS NULL OR space = ?)
+              AND (? IS NULL OR collection = ?)
+              AND (? IS NULL OR instr(tags, ?) > 0)
+            ORDER BY score LIMIT ?
+            """,
+            start, end, query,
+            filter.space?.rawValue, filter.space?.rawValue,
+            filter.collection?.rawValue, filter.collection?.rawValue,
+            filter.tag, filter.tag.map { "\u{1}" + $0.lowercased() + "\u{1}" },
+            filter.limit
+        ) { row in
+            SearchHit(
+                key: RecordKey(space: SpaceID(unchecked: row.string(at: 0)), collection: Name(stringLiteral: row.string(at: 1)), record: RecordID(unchecked: row.string(at: 2))),
+                title: row.string(at: 3).components(separatedBy: " · ").first ?? "",
+                snippet: pieces(row.string(at: 4)), rank: row.double(at: 5))
+        }
+    }
+
+    static func pieces(_ marked: String) -> [(text: String, highlighted: Bool)] {
+        var out: [(String, Bool)] = []
+        var rest = Substring(marked)
+        while let s = rest.range(of: start) {
+            if s.lowerBound > rest.startIndex { out.append((String(rest[..<s.lowerBound]), false)) }
+            rest = rest[s.upperBound...]
+            if let e = rest.range(of: end) {
+                out.append((String(rest[..<e.lowerBound]), true))
+                rest = rest[e.upperBound...]
+            }
+        }
+        if !rest.isEmpty { out.append((String(rest), false)) }
+        return out
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import SatchelClient
+import SatchelProtocol
+import SatchelSQLite
+import SatchelTestSupport
+import Testing
+
+/// Devices built on SatchelClient syncing through the real `satchel-server` over loopback.
+struct ClientWorld {
+    let dir = TemporaryDirectory()
+    let data: String
+    let server: ServerProcess
+
+    init(users: [String] = ["ana", "bob"]) async throws {
+        data = dir.file("server")
+        try ServerProcess.run(["space", "create", "mission", "--data", data])
+        try ServerProcess.run(["space", "create", "briefing", "--data", data])
+        for user in users {
+            try ServerProcess.run(["user", "add", user, "--data", data])
+            try ServerProcess.run(["member", "add", "--space", "mission", "--user", user, "--role", "writer", "--data", data])
+            try ServerProcess.run(["member", "add", "--space", "briefing", "--user", user, "--role", "reader", "--data", data])
+        }
+        server = try await ServerProcess(data: data)
+    }
+
+    func device(_ user: String, _ label: String) async throws -> SatchelClient {
+        let client = try SatchelClient(directory: dir.file("device-\(label)"))
+        try await client.join(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: user), label: label)
+        return client
+    }
+}
+
+@Suite(.serialized) struct ClientEndToEndTests {
+    @Test func offlineNoteSyncsIsFoundAndAConcurrentEditEndsInAResolvedConflict() async throws {
+        let world = try await ClientWorld()
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "ana-laptop")
+        let bob = try await world.device("bob", "bob-phone")
+        try await ana.sync()
+        try await bob.sync()
+
+        // Written with no sync in between: local, searchable at once.
+        let note = try await ana.createNote(space: "mission", title: "Suzhou Industrial Park visit", body: "Met the SIP nanotech cluster team. Follow up on the battery supplier.", tags: ["suzhou", "nanotech"])
+        #expect(try await ana.search("nanotech").first?.key == note)
+        #expect(try await ana.status().pending == 1)
+
+        let pushed = try await ana.sync()
+        #expect(pushed.pushed.applied == 1)
+        let pulled = try await bob.sync()
+        #expect(pulled.pulled >= 1)
+        let hit = try await bob.search("battery supplier", filter: SearchFilter(collection: .notes)).first
+        #expect(hit?.key == note)
+        #expect(hit?.snippet(marking: { "[\($0)]" }).contains("[battery]") == true)
+
+        // Both change the title before seeing each other's edit.
+        try await bob.updateNote(note, title: "SIP visit (Bob)")
+        try await ana.updateNote(note, title: "SIP visit (Ana)")
+        try await bob.sync()
+        try await ana.sync()
+        try await bob.sync()
+        let anaConflicts = try await ana.conflicts()
+        #expect(anaConflicts.count == 1)
+        #expect(try await bob.conflicts().count == 1)
+        let conflict = try #require(anaConflicts.first)
+        #expect(conflict.field == "title")
+        #expect(Set([conflict.kept, conflict.winner]) == [.string("SIP visit (Bob)"), .string("SIP visit (Ana)")])
+
+        // Ana resolves it with a merged title; both devices agree afterwards.
+        try await ana.resolve(conflict.id, with: .value(.string("SIP visit (Ana and Bob)")))
+        try await ana.sync()
+        try await bob.sync()
+        #expect(try await ana.conflicts().isEmpty)
+        #expect(try await bob.conflicts().isEmpty)
+        let a = try await ana.record(note)?.view, b = try await bob.record(note)?.view
+        #expect(a == b)
+        #expect(a?["title"] == .string("SIP visit (Ana and Bob)"))
+        #expect(try await ana.status().pending == 0)
+    }
+
+    @Test func aRejectedWriteIsSetAsideAndDoesNotBlockTheRest() async throws {
+        let world = try await ClientWorld(users: ["ana"])
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "laptop")
+        try await ana.sync()
+        // Ana only reads the briefing space: the server refuses this note.
+        _ = try await ana.createNote(space: "briefing", title: "not allowed here")
+        let fine = try await ana.createNote(space: "mission", title: "fine")
+        let report = try await ana.sync()
+        #expect(report.pushed.rejected == 1 && report.pushed.applied == 1)
+        let rejected = try await ana.rejected()
+        #expect(rejected.count == 1)
+        if case .rejected(let reason)? = rejected.first?.state {
+            #expect(reason.code == .forbidden)
+            #expect(reason.message.contains("can only read"))
+        }
+        #expect(try await ana.record(fine)?.confirmedVersion ?? 0 > 0)
+        #expect(try await ana.status().pending == 0)
+        // It is never sent again.
+        #expect(try await ana.sync().pushed.rejected == 0)
+    }
+
+    @Test func withNoLinkSyncSaysOfflineWithinSecondsAndKeepsTheWork() async throws {
+        let world = try await ClientWorld(users: ["ana"])
+        let ana = try await world.device("ana", "laptop")
+        try await ana.sync()
+        _ = try await ana.createNote(space: "mission", title: "written in a basement")
+        world.server.kill9()
+        let start = ContinuousClock.now
+        await #expect { try await ana.sync() } throws: { ($0 as? TransportError)?.kind == .offline }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        let status = try await ana.status()
+        #expect(status.pending == 1)
+        #expect(status.lastError?.contains("cannot reach the server") == true)
+    }
+
+    @Test func aDeviceBeyondTheServersHistoryRebootstrapsAndKeepsUnsyncedWork() async throws {
+        let world = try await ClientWorld(users: ["ana", "bob"])
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "laptop")
+        let bob = try await world.device("bob", "phone")
+        try await ana.sync()
+        try await bob.sync()
+        let early = try await ana.createNote(space: "mission", title: "early")
+        try await ana.sync()
+        try await bob.sync()
+        // Bob goes offline and writes; meanwhile Ana writes a lot, and the server forgets
+        // history before her last write (what compaction does).
+        let offline = try await bob.createNote(space: "mission", title: "written offline by Bob")
+        try await bob.updateNote(early, body: "Bob's addition while offline")
+        for i in 0..<5 { _ = try await ana.createNote(space: "mission", title: "ana \(i)") }
+        try await ana.sync()
+        let db = try Database(path: (world.data as NSString).appendingPathComponent("satchel.sqlite"))
+        try db.run("UPDATE spaces SET horizon = (SELECT max(version) FROM changes) WHERE id = 'mission'")
+        db.close()
+
+        let report = try await bob.sync()
+        #expect(report.rebootstrapped.contains("mission"))
+        try await ana.sync()
+        let anaNotes = Set(try await ana.notes(space: "mission").map(\.key))
+        let bobNotes = Set(try await bob.notes(space: "mission").map(\.key))
+        #expect(anaNotes == bobNotes)
+        #expect(anaNotes.contains(offline))
+        #expect(anaNotes.count == 7)
+        #expect(try await ana.record(early)?.view?["body"] == .text("Bob's addition while offline"))
+        #expect(try await bob.status().pending == 0)
+    }
+
+    @Test func liveModeSyncsWhenTheServerAnnouncesAChange() async throws {
+        let world = try await ClientWorld(users: ["ana", "bob"])
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "laptop")
+        let bob = try await world.device("bob", "phone")
+        try await ana.sync()
+        let synced = AsyncStream<Void>.makeStream()
+        let watcher = Task {
+            try await bob.watch(heartbeat: .seconds(10)) { result in
+                if case .success = result { synced.continuation.yield() }
+            }
+        }
+        defer { watcher.cancel() }
+        var events = synced.stream.makeAsyncIterator()
+        await events.next()  // the first sync when watching starts
+        let note = try await ana.createNote(space: "mission", title: "live!")
+        try await ana.sync()
+        await events.next()  // the sync triggered by the live event
+        #expect(try await bob.record(note)?.view?["title"] == .string("live!"))
+    }
+}
+
+@Suite struct SearchTests {
+    func client() async throws -> (SatchelClient, TemporaryDirectory) {
+        let dir = TemporaryDirectory()
+        let client = try SatchelClient(directory: dir.path)
+        try await client.setCredentials(url: "http://127.0.0.1:1", device: "d-search", user: "ana", token: "sat_x")
+        return (client, dir)
+    }
+
+    @Test func searchRanksTitlesFirstFiltersAndMarksMatches() async throws {
+        let (c, dir) = try await client()
+        _ = dir
+        let a = try await c.createNote(space: "mission", title: "Chengdu CDHT zone", body: "Software park, many game studios.", tags: ["chengdu", "ict"])
+        let b = try await c.createNote(space: "mission", title: "Lunch", body: "Talked about the Chengdu hi-tech zone and its incubators.", tags: ["food"])
+        _ = try await c.createNote(space: "other", title: "Shenzhen", body: "Nothing about the west.", tags: ["ict"])
+        let hits = try await c.search("chengdu")
+        #expect(hits.map(\.key) == [a, b])
+        #expect(try await c.search("chengdu", filter: SearchFilter(tag: "food")).map(\.key) == [b])
+        #expect(try await c.search("ict", filter: SearchFilter(space: "other")).count == 1)
+        #expect(try await c.search("hi-tech").first?.key == b)
+        #expect(try await c.search("incub").first?.snippet(marking: { "<\($0)>" }).contains("<incubators>") == true)
+        #expect(try await c.search("\"").isEmpty)
+        #expect(try await c.search("AND OR NOT (").isEmpty)
+        // The index follows edits and deletes in the same transaction.
+        try await c.updateNote(b, body: "Nothing left to find here.")
+        #expect(try await c.search("incubators").isEmpty)
+        try await c.deleteNote(a)
+        #expect(try await c.search("chengdu").isEmpty)
+    }
+
+    @Test func invalidWritesAreRefusedBeforeTheyAreQueued() async throws {
+        let (c, dir) = try await client()
+        _ = dir
+        await #expect(throws: ValidationError.self) { try await c.createNote(space: "mission", title: String(repeating: "x", count: 600)) }
+        await #expect(throws: ValidationError.self) { try await c.createNote(space: "mission", title: "t", tags: [String(repeating: "t", count: 100)]) }
+        #expect(try await c.status().pending == 0)
+    }
+}

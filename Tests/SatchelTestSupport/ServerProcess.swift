@@ -1,0 +1,91 @@
+import Foundation
+
+/// The real `satchel-server` binary, run as a child process on a loopback port, for end-to-end
+/// and crash tests. Built by `swift build --build-tests` next to the test bundle.
+public final class ServerProcess: Sendable {
+    public static var binary: String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidate = dir.appendingPathComponent("satchel-server").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        // Fallback: the package's debug build folder.
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/satchel-server").path
+    }
+
+    let process: Process
+    public let port: Int
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts `satchel-server serve` on a free port and waits for its "listening" line.
+    public init(data: String, extraArguments: [String] = []) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--data", data, "--port", "0", "--log-level", "warning"] + extraArguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        let lines = AsyncStream<String>.makeStream()
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                lines.continuation.finish()
+            } else {
+                for line in String(decoding: data, as: UTF8.self).split(separator: "\n") { lines.continuation.yield(String(line)) }
+            }
+        }
+        try process.run()
+        self.process = process
+        var found: Int?
+        for await line in lines.stream {
+            if let r = line.range(of: "http://127.0.0.1:") {
+                found = Int(line[r.upperBound...].prefix { $0.isNumber })
+                break
+            }
+        }
+        guard let found else { throw TestFailure("satchel-server exited before listening") }
+        port = found
+    }
+
+    /// kill -9: no chance to flush or close anything.
+    public func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM: graceful shutdown.
+    @discardableResult
+    public func terminate() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Runs an operator command (`satchel-server space create …`) and returns its stdout.
+    @discardableResult
+    public static func run(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("satchel-server \(arguments.joined(separator: " ")) failed with \(process.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Makes an enrollment code for `user` through the real CLI.
+    public static func enrollmentCode(data: String, user: String) throws -> String {
+        let json = try run(["enroll", "--data", data, "--user", user, "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        return object["code"] as! String
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
