@@ -1,0 +1,68 @@
+import SatchelProtocol
+
+/// A message in flight between a device and the server. `original` is what the sender encoded,
+/// kept only so the receiver can check the codec gave it back unchanged.
+struct Envelope: Sendable {
+    var device: Int
+    var exchange: Int
+    var toServer: Bool
+    /// Order of sending, to count deliveries that overtook earlier messages.
+    var sendOrder: Int
+    var bytes: [UInt8]
+    var original: Message
+}
+
+
+enum SimulationEvent: Sendable {
+    case deliver(Envelope)
+    /// The device stops waiting for the answer to `exchange`.
+    case timeout(device: Int, exchange: Int)
+}
+
+/// Pending events ordered by time, then by scheduling order: a binary min-heap.
+struct EventQueue: Sendable {
+    private struct Item: Sendable {
+        var time: Int64
+        var order: UInt64
+        var event: SimulationEvent
+        func precedes(_ other: Item) -> Bool { (time, order) < (other.time, other.order) }
+    }
+
+    private var heap: [Item] = []
+    private var scheduled: UInt64 = 0
+
+    var isEmpty: Bool { heap.isEmpty }
+    var nextTime: Int64? { heap.first?.time }
+
+    mutating func schedule(_ event: SimulationEvent, at time: Int64) {
+        heap.append(Item(time: time, order: scheduled, event: event))
+        scheduled += 1
+        var i = heap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard heap[i].precedes(heap[parent]) else { break }
+            heap.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    /// Removes and returns the earliest event if it is due at or before `limit`.
+    mutating func pop(notAfter limit: Int64) -> (time: Int64, event: SimulationEvent)? {
+        guard let first = heap.first, first.time <= limit else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count, heap[l].precedes(heap[m]) { m = l }
+                if r < heap.count, heap[r].precedes(heap[m]) { m = r }
+                if m == i { break }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        return (first.time, first.event)
+    }
+}

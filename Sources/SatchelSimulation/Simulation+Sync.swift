@@ -1,0 +1,169 @@
+import SatchelClient
+import SatchelProtocol
+
+/// The devices' sync state machine: push the outbox in batches, then pull pages until the server
+/// says there are no more; a failed exchange (lost request or answer) ends the sync, and the next
+/// one pushes the same pending mutations again.
+extension Simulation {
+    /// Starts a sync on device `d` unless it is already syncing.
+    mutating func startSync(_ d: Int) {
+        guard devices[d].isIdle else { return }
+        report.syncs += 1
+        pushOrPull(d)
+    }
+
+    /// Starts a new exchange: its number, and the timeout after which the device gives up on it.
+    mutating func beginExchange(_ d: Int) -> Int {
+        devices[d].exchange += 1
+        let exchange = devices[d].exchange
+        queue.schedule(.timeout(device: d, exchange: exchange), at: now + configuration.timeoutMillis)
+        return exchange
+    }
+
+    /// Pushes the next batch the outbox hands out, or pulls when nothing is pending.
+    mutating func pushOrPull(_ d: Int) {
+        let batch: [Mutation]
+        do {
+            batch = try devices[d].replica.nextBatch(limit: rng.int(1...6))
+        } catch {
+            devices[d].phase = .idle
+            return problem("client", "dev-\(d) nextBatch threw \(error)")
+        }
+        guard !batch.isEmpty else { return pull(d) }
+        for m in batch {
+            if let earlier = devices[d].sent.updateValue(m, forKey: m.id) {
+                report.repushedMutations += 1
+                if earlier != m { problem("client", "dev-\(d) pushed mutation \(m.id) twice with different contents") }
+            }
+        }
+        report.pushes += 1
+        devices[d].pushedSinceReset += batch.count
+        let exchange = beginExchange(d)
+        devices[d].phase = .pushing(exchange: exchange)
+        trace("dev-\(d) pushes #\(exchange): \(batch.map { "\($0.id) \($0.operation.rawValue) \($0.key.collection)/\($0.key.record) base \($0.baseVersion)" }.joined(separator: ", "))")
+        send(.pushRequest(PushRequest(mutations: batch)), device: d, exchange: exchange, toServer: true)
+    }
+
+    /// Pulls the next page after the device's cursor.
+    mutating func pull(_ d: Int) {
+        let after = devices[d].replica.cursor(of: Self.space)
+        report.pulls += 1
+        let exchange = beginExchange(d)
+        devices[d].phase = .pulling(exchange: exchange)
+        let small = rng.int(1...8)
+        let limit = devices[d].rebootstrapping && configuration.largeBootstrapPages ? server.limits.maxPageSize : small
+        trace("dev-\(d) pulls #\(exchange) after \(after) limit \(limit)")
+        send(.pullRequest(PullRequest(space: Self.space, after: after, limit: limit)), device: d, exchange: exchange, toServer: true)
+    }
+
+    /// Device `d` forgets what the server confirmed and will pull the space from 0.
+    mutating func reset(_ d: Int) {
+        report.resets += 1
+        trace("dev-\(d) resets the space")
+        do {
+            try devices[d].replica.resetSpace(Self.space)
+        } catch {
+            problem("client", "dev-\(d) resetSpace threw \(error)")
+        }
+    }
+
+    /// An answer reached device `d`. Push answers are always acknowledged (the algorithm must
+    /// accept late and repeated ones); pull answers only for the exchange the device waits on.
+    mutating func receive(_ message: Message, device d: Int, exchange: Int) {
+        let phase = devices[d].phase
+        switch message {
+        case .pushResponse(let response):
+            acknowledge(response, device: d)
+            if phase == .pushing(exchange: exchange) {
+                pushOrPull(d)
+            } else {
+                report.latePushResponses += 1
+                trace("dev-\(d) acknowledged a late or repeated push answer #\(exchange)")
+            }
+
+        case .pullResponse(let page):
+            guard phase == .pulling(exchange: exchange) else {
+                report.stalePullResponses += 1
+                return
+            }
+            do {
+                try devices[d].replica.applyPage(page, physicalMillis: deviceTime(d))
+                devices[d].pulledSinceReset += page.changes.count
+                if page.hasMore {
+                    pull(d)
+                } else {
+                    devices[d].phase = .idle
+                    devices[d].rebootstrapping = false
+                    trace("dev-\(d) is up to date at \(page.cursor)")
+                }
+            } catch let gap as ReplicaGap {
+                // No change is ever missed in this simulation, so a gap means the device's copy
+                // of a record is not what the server says it was: a real inconsistency.
+                report.gaps += 1
+                problem("gap", "dev-\(d) could not apply a change of \(gap.key): its copy is at version \(gap.local), the change follows \(gap.expected)")
+                reset(d)
+                pull(d)
+            } catch {
+                devices[d].phase = .idle
+                problem("client", "dev-\(d) applyPage threw \(error)")
+            }
+
+        case .error(let error):
+            guard phase == .pushing(exchange: exchange) || phase == .pulling(exchange: exchange) else { return }
+            if error.code == "cursor_expired", phase == .pulling(exchange: exchange) {
+                report.cursorExpired += 1
+                devices[d].rebootstrapping = true
+                reset(d)
+                pull(d)
+            } else {
+                devices[d].phase = .idle
+                problem("server", "dev-\(d) got error \(error.code): \(error.message)")
+            }
+
+        default:
+            problem("server", "dev-\(d) got a message of type \(message.type) instead of an answer")
+        }
+    }
+
+    /// Feeds a push answer to the algorithm, and remembers what the device was told.
+    mutating func acknowledge(_ response: PushResponse, device d: Int) {
+        let resending = response.results.contains {
+            $0.status == .rejected && ($0.rejection?.code == .baseExpired || $0.rejection?.code == .diffBaseMismatch)
+        }
+        let before = resending ? (devices[d].replica.pendingEntries(limit: .max)) : []
+        do {
+            let summary = try devices[d].replica.acknowledge(response.results, serverClock: response.clock, physicalMillis: deviceTime(d))
+            report.resends += summary.resent
+        } catch {
+            problem("client", "dev-\(d) acknowledge threw \(error)")
+        }
+        if resending {
+            var now: [Int64: MutationID] = [:]
+            for entry in devices[d].replica.pendingEntries(limit: .max) { now[entry.seq] = entry.mutation.id }
+            for entry in before {
+                if let id = now[entry.seq], id != entry.mutation.id {
+                    devices[d].resentAs[entry.mutation.id] = id
+                    trace("dev-\(d) resends \(entry.mutation.id) whole as \(id)")
+                }
+            }
+        }
+        for result in response.results {
+            guard devices[d].sent[result.mutation] != nil else {
+                problem("server", "dev-\(d) got an answer for \(result.mutation), which it never pushed")
+                continue
+            }
+            if let first = devices[d].answers[result.mutation] {
+                if first != result {
+                    problem("server", "dev-\(d) got two different answers for \(result.mutation): \(first.status.rawValue) v\(first.version), then \(result.status.rawValue) v\(result.version)")
+                }
+                continue
+            }
+            devices[d].answers[result.mutation] = result
+            switch result.status {
+            case .merged: report.merged += 1
+            case .conflict: report.conflictResults += 1
+            default: break
+            }
+        }
+    }
+}

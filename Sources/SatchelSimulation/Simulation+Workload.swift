@@ -1,0 +1,184 @@
+import SatchelClient
+import SatchelProtocol
+
+/// The random workload: devices create, edit and delete notes (and resolve conflicts by deleting
+/// their records), sync, get cut off and reconnected, while time passes and the server compacts.
+extension Simulation {
+    static let titles = [
+        "Z-Park visit", "Suzhou SIP", "Shenzhen robotics", "Chengdu CDHT", "Wuhan optics valley",
+        "MoST meeting", "Hefei batteries", "苏州 follow-up", "Zürich partners",
+    ]
+    /// Words for bodies: ASCII, punctuation, accented letters in composed (NFC) and decomposed
+    /// (NFD) form, CJK and an emoji, since text diffs count Unicode scalars.
+    static let words = [
+        "cluster", "park", "visit", "robotics", "battery", "agreed", "follow", "up", "with", "partner",
+        "EU", "China", "office.", "(SIP)", "12:30", "next", "steps", "delegation", "café", "cafe\u{301}",
+        "苏州", "深圳", "📍", "naïve", "Zürich", "meeting,", "the", "and",
+    ]
+    static let tagPool = ["ict", "ev", "ai", "health", "beijing", "shanghai", "follow-up", "visited"]
+
+    mutating func runWorkload() {
+        let steps = rng.int(configuration.steps)
+        report.steps = steps
+        for _ in 0..<steps {
+            advance(by: rng.millis(0...150))
+            let d = rng.int(0...devices.count - 1)
+            switch rng.int(0...99) {
+            case 0..<45: write(d)
+            case 45..<78: startSync(d)
+            case 78..<84: togglePartition(d)
+            case 84..<93: advance(by: rng.millis(500...5_000))
+            case 93..<96: compact()
+            default: for d in devices.indices { startSync(d) }
+            }
+        }
+    }
+
+    /// One local write on device `d`, chosen among what it can see.
+    mutating func write(_ d: Int) {
+        let visible = devices[d].replica.visibleRecords
+        let notes = visible.keys.filter { $0.collection == .notes }.sorted()
+        let conflicts = visible.keys.filter { $0.collection == .conflicts }.sorted()
+        let roll = rng.int(0...99)
+        if !conflicts.isEmpty && roll < 8 {
+            return perform(d, .delete, rng.pick(conflicts), values: [:])
+        }
+        if notes.isEmpty || roll < 35 {
+            return create(d, visible: visible)
+        }
+        let key = rng.pick(notes)
+        if roll < 45 { return perform(d, .delete, key, values: [:]) }
+        patch(d, key, current: visible[key]!)
+    }
+
+    mutating func create(_ d: Int, visible: [RecordKey: [FieldName: Value]]) {
+        let key: RecordKey
+        var shared = false
+        if configuration.sharedNotes > 0 && rng.chance(0.4) {
+            key = RecordKey(space: Self.space, collection: .notes, record: RecordID(unchecked: "note-\(rng.int(0...configuration.sharedNotes - 1))"))
+            if let current = visible[key] { return patch(d, key, current: current) }
+            shared = true
+        } else {
+            key = RecordKey(space: Self.space, collection: .notes, record: RecordID.random(using: &rng))
+        }
+        var values: [FieldName: Value] = ["title": .string(rng.pick(Self.titles))]
+        if rng.chance(0.85) { values["body"] = .text(randomText(words: rng.int(3...40))) }
+        if rng.chance(0.6) { values["tags"] = .set((0..<rng.int(1...3)).map { _ in rng.pick(Self.tagPool) }) }
+        if shared { report.sharedCreates += 1 }
+        perform(d, .create, key, values: values)
+    }
+
+    /// Edits a note as a user would: a new title, a tag added or removed, a few words of the body.
+    mutating func patch(_ d: Int, _ key: RecordKey, current: [FieldName: Value]) {
+        var values: [FieldName: Value] = [:]
+        if rng.chance(0.3) { values["title"] = .string(rng.pick(Self.titles)) }
+        if rng.chance(0.3) {
+            var tags: [String] = []
+            if case .stringSet(let t)? = current["tags"] { tags = t }
+            if !tags.isEmpty && rng.chance(0.5) {
+                tags.remove(at: rng.int(0...tags.count - 1))
+            } else {
+                tags.append(rng.pick(Self.tagPool))
+            }
+            values["tags"] = .set(tags)
+        }
+        if values.isEmpty || rng.chance(0.6) {
+            values["body"] = .text(edit(current["body"]?.textValue))
+        }
+        perform(d, .patch, key, values: values)
+    }
+
+    static func describe(_ values: [FieldName: Value]?) -> String {
+        guard let values else { return "nothing" }
+        let fields = values.keys.sorted().map { name -> String in
+            let text: String
+            switch values[name]! {
+            case .string(let s), .text(let s): text = s.count > 48 ? "\"\(s.prefix(45))…\" (\(s.unicodeScalars.count) scalars)" : "\"\(s)\""
+            case .stringSet(let s): text = "{\(s.joined(separator: ","))}"
+            case let other: text = "\(other)"
+            }
+            return "\(name)=\(text)"
+        }
+        return "{" + fields.joined(separator: " ") + "}"
+    }
+
+    /// Writes through the client algorithm and checks the device sees its own write at once.
+    mutating func perform(_ d: Int, _ operation: Mutation.Operation, _ key: RecordKey, values: [FieldName: Value]) {
+        let m: Mutation
+        do {
+            m = try devices[d].replica.write(operation, key, values: values, physicalMillis: deviceTime(d))
+        } catch {
+            return problem("write", "dev-\(d) could not \(operation.rawValue) \(key): \(error)")
+        }
+        report.writes += 1
+        switch operation {
+        case .create: report.creates += 1
+        case .patch: report.patches += 1
+        case .delete: if key.collection == .conflicts { report.conflictDeletes += 1 } else { report.deletes += 1 }
+        }
+        devices[d].written.append(m.id)
+        trace("dev-\(d) writes \(m.id): \(operation.rawValue) \(key.collection)/\(key.record) base \(m.baseVersion) clock \(m.clock) \(Self.describe(values)) as [\(m.changes.keys.sorted().map { "\($0):\(Self.kind(m.changes[$0]!))" }.joined(separator: " "))]")
+
+        // Local-first: the view shows the write immediately.
+        let view = devices[d].replica.record(key)?.view
+        switch operation {
+        case .delete:
+            if view != nil { problem("read-your-writes", "dev-\(d) deleted \(key) (\(m.id)) but still sees \(Self.describe(view))") }
+        case .create:
+            if view != values { problem("read-your-writes", "dev-\(d) created \(key) (\(m.id)) with \(Self.describe(values)) but sees \(Self.describe(view))") }
+        case .patch:
+            for (name, value) in values where view?[name] != value {
+                problem("read-your-writes", "dev-\(d) set \(key).\(name) (\(m.id)) to \(Self.describe([name: value])) but sees \(Self.describe(view))")
+            }
+        }
+    }
+
+    static func kind(_ change: FieldChange) -> String {
+        switch change {
+        case .set: "set"
+        case .textDiff: "diff"
+        case .setDelta: "delta"
+        }
+    }
+
+    mutating func randomText(words count: Int) -> String {
+        (0..<count).map { _ in rng.pick(Self.words) }.joined(separator: " ")
+    }
+
+    /// A few words replaced, inserted or removed.
+    mutating func edit(_ text: String?) -> String {
+        guard let text, !text.isEmpty else { return randomText(words: rng.int(3...20)) }
+        var words = text.split(separator: " ").map(String.init)
+        for _ in 0..<rng.int(1...3) {
+            let i = rng.int(0...max(0, words.count - 1))
+            switch rng.int(0...2) {
+            case 0 where !words.isEmpty: words[i] = rng.pick(Self.words)
+            case 1 where words.count > 1: words.remove(at: i)
+            default: words.insert(rng.pick(Self.words), at: rng.int(0...words.count))
+            }
+        }
+        return words.joined(separator: " ")
+    }
+
+    mutating func togglePartition(_ d: Int) {
+        guard faultsActive else { return }
+        if devices[d].isPartitioned(at: now) {
+            devices[d].partitionedUntil = .min
+            trace("dev-\(d) reconnects")
+        } else {
+            let until = now + rng.millis(500...8_000)
+            devices[d].partitionedUntil = until
+            report.partitions += 1
+            trace("dev-\(d) is cut off until \(until - Self.epoch)")
+        }
+    }
+
+    /// The server forgets merge bases (and so serves older cursors only as `cursor_expired`).
+    mutating func compact() {
+        guard configuration.compaction, server.log.head > 0 else { return }
+        let before = max(1, server.log.head - rng.millis(0...20))
+        server.log.forgetHistory(before: before)
+        report.compactions += 1
+        trace("server forgets merge bases before \(before)")
+    }
+}

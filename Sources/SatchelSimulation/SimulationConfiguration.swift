@@ -1,0 +1,37 @@
+/// The knobs of a simulation run. Per-seed fault rates are drawn from the seed within these
+/// bounds, so some seeds run on a calm network and some on a very bad one.
+public struct SimulationConfiguration: Hashable, Sendable {
+    /// How many devices share the space.
+    public var deviceCount: ClosedRange<Int> = 3...5
+    /// Workload steps before the network heals.
+    public var steps: ClosedRange<Int> = 40...120
+    /// How many shared note ids devices create on purpose, so they collide on the same records.
+    public var sharedNotes = 3
+    /// Drops, duplicates, long delays and partitions while the workload runs.
+    public var faults = true
+    /// Highest chance that a request or a response is dropped (the seed picks a rate below it).
+    public var maxDropChance = 0.25
+    /// Highest chance that a message is delivered twice.
+    public var maxDuplicateChance = 0.2
+    /// Highest chance that a message is held back long enough to overtake others or time out.
+    public var maxDelayChance = 0.25
+    /// Whether the server forgets merge bases now and then (`ChangeLog.forgetHistory`) and then
+    /// answers older cursors with `cursor_expired`, so devices re-bootstrap with unsent writes.
+    public var compaction = true
+    /// After `cursor_expired`, re-bootstrap with pages of the server's maximum size. With small
+    /// pages a device can never get past the horizon: the second page's cursor is again below
+    /// it, so the server answers `cursor_expired` again, forever (see the report on that livelock).
+    public var largeBootstrapPages = true
+    /// Chance that a frame is zlib-compressed (the rest go raw; both must decode identically).
+    public var compressionChance = 0.15
+    /// How long a device waits for an answer before it treats the exchange as failed.
+    public var timeoutMillis: Int64 = 1500
+    /// Rounds of "every device syncs" allowed after healing before the run counts as not converging.
+    public var maxHealRounds = 12
+    /// Keep a line per event in `SimulationReport.trace` (for replaying one seed).
+    public var trace = false
+
+    public init() {}
+
+    public static let `default` = SimulationConfiguration()
+}

@@ -1,0 +1,92 @@
+/// Something a run found wrong. `kind` is a short stable name to group failures by.
+public struct SimulationProblem: Hashable, Sendable, CustomStringConvertible {
+    public var kind: String
+    public var message: String
+
+    public init(kind: String, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "[\(kind)] \(message)" }
+}
+
+/// What one seeded run did and found. Two runs of one seed must produce equal reports.
+public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
+    public var seed: UInt64
+    public var devices = 0
+    public var steps = 0
+    /// Everything the checks found; empty when the run is correct.
+    public var problems: [SimulationProblem] = []
+
+    // Workload.
+    public var writes = 0
+    public var creates = 0
+    /// Creates of a shared note id (they collide with other devices' creates and edits).
+    public var sharedCreates = 0
+    public var patches = 0
+    public var deletes = 0
+    /// Deletes of conflict records (resolving a conflict).
+    public var conflictDeletes = 0
+
+    // Network.
+    public var messagesSent = 0
+    public var dropped = 0
+    public var duplicated = 0
+    /// Messages held back long enough to reorder with others or outlive the sender's timeout.
+    public var delayed = 0
+    /// Deliveries that overtook a message sent earlier.
+    public var reordered = 0
+    public var partitions = 0
+    /// Messages lost because their device was cut off from the server.
+    public var partitionDrops = 0
+    public var timeouts = 0
+    /// Push answers that arrived after the device stopped waiting for them (or a second copy).
+    public var latePushResponses = 0
+    /// Pull answers discarded because the device no longer waited for them.
+    public var stalePullResponses = 0
+
+    // Sync.
+    public var syncs = 0
+    public var pushes = 0
+    public var pulls = 0
+    /// Mutations pushed more than once (retries and duplicate deliveries reach the server again).
+    public var repushedMutations = 0
+    public var merged = 0
+    /// Mutations whose result was `conflict`.
+    public var conflictResults = 0
+    /// Conflict records the server holds at the end (deleted ones included).
+    public var conflictRecords = 0
+    /// Text diffs the server could not apply (base forgotten), resent whole by the device.
+    public var resends = 0
+    public var compactions = 0
+    public var cursorExpired = 0
+    public var resets = 0
+    public var gaps = 0
+    public var healRounds = 0
+    public var serverHead: Int64 = 0
+    /// Simulated milliseconds from the start to quiescence.
+    public var elapsedMillis: Int64 = 0
+    /// A hash of every frame sent and the final state (see `Digest`).
+    public var digest: UInt64 = 0
+    /// One line per event when `SimulationConfiguration.trace` is on.
+    public var trace: [String] = []
+
+    public init(seed: UInt64) { self.seed = seed }
+
+    public var description: String {
+        var lines = [
+            "seed \(seed): \(devices) devices, \(steps) steps, \(elapsedMillis) ms simulated, head \(serverHead), digest \(String(digest, radix: 16))",
+            "  writes \(writes) (creates \(creates), shared \(sharedCreates), patches \(patches), deletes \(deletes), conflict deletes \(conflictDeletes))",
+            "  network: sent \(messagesSent), dropped \(dropped), duplicated \(duplicated), delayed \(delayed), reordered \(reordered), partitions \(partitions) (lost \(partitionDrops)), timeouts \(timeouts), late push answers \(latePushResponses), stale pull answers \(stalePullResponses)",
+            "  sync: \(syncs) syncs, \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls, merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
+        ]
+        if problems.isEmpty {
+            lines.append("  no problems")
+        } else {
+            lines.append("  \(problems.count) problems:")
+            lines += problems.map { "    \($0)" }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
