@@ -16,12 +16,14 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# The main job: the sync server on the embedded SQLite default in ./satchel-data, with a space,
-# a user and a fresh enrollment code printed for a first device.
+# The main job: the sync server on the embedded SQLite default in ./satchel-data, with the
+# briefing loaded (only changes are applied on later runs), a space, a user and a fresh
+# enrollment code printed for a first device.
 DATA ?= ./satchel-data
 PORT ?= 8080
 run: deps
 	$(SWIFT) build --product satchel-server
+	$$($(SWIFT) build --show-bin-path)/satchel-server briefing load Data/china-briefing.json --data $(DATA)
 	$$($(SWIFT) build --show-bin-path)/satchel-server quickstart --data $(DATA) --url http://127.0.0.1:$(PORT)
 	exec $$($(SWIFT) build --show-bin-path)/satchel-server serve --data $(DATA) --port $(PORT)
 

@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SatchelServer", targets: ["SatchelServer"]),
         .library(name: "SatchelClient", targets: ["SatchelClient"]),
         .executable(name: "satchel-server", targets: ["satchel-server"]),
+        .executable(name: "satchel", targets: ["satchel"]),
         .executable(name: "satchel-bench", targets: ["satchel-bench"]),
     ],
     dependencies: [
@@ -93,6 +94,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/satchel-server", swiftSettings: strict),
+
+        // The terminal client field staff use.
+        .executableTarget(
+            name: "satchel",
+            dependencies: [
+                "SatchelClient", "SatchelProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/satchel", swiftSettings: strict),
 
         // A small program driving SatchelClient, killed mid-sync by the client crash test.
         .executableTarget(

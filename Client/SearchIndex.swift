@@ -86,7 +86,7 @@ enum SearchIndex {
 
     static func search(_ db: Database, _ text: String, filter: SearchFilter) throws -> [SearchHit] {
         guard let query = ftsQuery(text) else { return [] }
-        return try db.query(
+        let hits = try db.query(
             """
             SELECT space, collection, record, title, snippet(search, -1, ?, ?, '…', 14), bm25(search, 10.0, 1.0, 3.0) AS score
             FROM search
@@ -100,13 +100,24 @@ enum SearchIndex {
             filter.space?.rawValue, filter.space?.rawValue,
             filter.collection?.rawValue, filter.collection?.rawValue,
             filter.tag, filter.tag.map { "\u{1}" + $0.lowercased() + "\u{1}" },
-            filter.limit
+            filter.limit + 20
         ) { row in
-            SearchHit(
+            let names = row.string(at: 3).components(separatedBy: " · ")
+            return (SearchHit(
                 key: RecordKey(space: SpaceID(unchecked: row.string(at: 0)), collection: Name(stringLiteral: row.string(at: 1)), record: RecordID(unchecked: row.string(at: 2))),
-                title: row.string(at: 3).components(separatedBy: " · ").first ?? "",
-                snippet: pieces(row.string(at: 4)), rank: row.double(at: 5))
+                title: names.first ?? "",
+                snippet: pieces(row.string(at: 4)), rank: row.double(at: 5)), names)
         }
+        // A title, name or alias equal to the query beats any score: typing "Z-Park" or "MoST"
+        // should give that entry first, not the one that mentions it most.
+        let wanted = normalized(text)
+        let exact = hits.filter { $0.1.contains { normalized($0) == wanted } }.map(\.0)
+        let rest = hits.filter { !$0.1.contains { normalized($0) == wanted } }.map(\.0)
+        return Array((exact + rest).prefix(filter.limit))
+    }
+
+    static func normalized(_ s: String) -> String {
+        s.lowercased().filter { $0.isLetter || $0.isNumber }
     }
 
     static func pieces(_ marked: String) -> [(text: String, highlighted: Bool)] {

@@ -69,5 +69,8 @@ extension SQLiteServerStore {
                 result BLOB NOT NULL
             ) WITHOUT ROWID;
             """),
+        Migration(version: 2, name: "spaces every user reads", sql: """
+            ALTER TABLE spaces ADD COLUMN everyone_reads INTEGER NOT NULL DEFAULT 0;
+            """),
     ])
 }

@@ -75,14 +75,22 @@ public actor SQLiteServerStore: ServerStore {
         let db = try database()
         return try db.query(
             """
-            SELECT m.space, m.role, s.horizon, (SELECT coalesce(max(version), 0) FROM changes c WHERE c.space = m.space)
-            FROM memberships m JOIN spaces s ON s.id = m.space WHERE m.user = ? ORDER BY m.space
+            SELECT s.id, coalesce(m.role, 'reader'), s.horizon, (SELECT coalesce(max(version), 0) FROM changes c WHERE c.space = s.id)
+            FROM spaces s LEFT JOIN memberships m ON m.space = s.id AND m.user = ?
+            WHERE m.user IS NOT NULL OR s.everyone_reads = 1
+            ORDER BY s.id
             """, user.rawValue
         ) { row in
             SpaceAccess(
                 space: SpaceID(unchecked: row.string(at: 0)), role: Role(rawValue: row.string(at: 1)) ?? .reader,
                 head: row.int64(at: 3), horizon: row.int64(at: 2))
         }
+    }
+
+    public func setEveryoneReads(_ space: SpaceID, _ everyoneReads: Bool) throws {
+        let db = try database()
+        try requireSpace(space, db)
+        try db.run("UPDATE spaces SET everyone_reads = ? WHERE id = ?", everyoneReads, space.rawValue)
     }
 
     public func allSpaces() throws -> [SpaceID] {
@@ -195,6 +203,13 @@ public actor SQLiteServerStore: ServerStore {
         let db = try database()
         let horizon = try db.query("SELECT horizon FROM spaces WHERE id = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
         return (try headVersion(space, db), horizon)
+    }
+
+    public func records(in space: SpaceID, collection: CollectionName) throws -> [RecordKey: RecordState] {
+        let rows = try database().query(
+            "SELECT record, state FROM records WHERE space = ? AND collection = ?", space.rawValue, collection.rawValue
+        ) { (RecordKey(space: space, collection: collection, record: RecordID(unchecked: $0.string(at: 0))), try RecordState(wireBytes: $0.blob(at: 1))) }
+        return Dictionary(uniqueKeysWithValues: rows)
     }
 
     public func record(_ key: RecordKey) throws -> RecordState? {

@@ -50,6 +50,8 @@ public protocol ServerStore: Sendable {
     func spaces(of user: UserID) async throws -> [SpaceAccess]
     /// Every space's id, sorted.
     func allSpaces() async throws -> [SpaceID]
+    /// Makes every user a reader of `space` (the shared briefing), or stops doing so.
+    func setEveryoneReads(_ space: SpaceID, _ everyoneReads: Bool) async throws
 
     // Enrollment and devices.
     /// Stores a one-time enrollment code (only its hash) for `user`, valid until `expiresAt`.
@@ -77,6 +79,8 @@ public protocol ServerStore: Sendable {
     func head(of space: SpaceID) async throws -> (head: Version, horizon: Version)
     /// The current state of a record (tombstones included).
     func record(_ key: RecordKey) async throws -> RecordState?
+    /// Every record of a collection in a space (tombstones included).
+    func records(in space: SpaceID, collection: CollectionName) async throws -> [RecordKey: RecordState]
 
     /// Closes the store; later calls fail.
     func close() async

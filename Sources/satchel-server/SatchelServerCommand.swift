@@ -16,7 +16,8 @@ struct SatchelServerCommand: AsyncParsableCommand {
               satchel-server user add ana
               satchel-server member add --space mission-cn-2026 --user ana --role writer
               satchel-server enroll --user ana --device ana-laptop --expires 24h
+              satchel-server briefing load Data/china-briefing.json
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self])
+        subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self, BriefingCommand.self])
 }

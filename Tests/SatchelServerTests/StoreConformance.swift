@@ -50,6 +50,23 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     }
 
     @Test(arguments: Backend.allCases)
+    func spacesEveryoneReadsAndRecordListing(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        try await store.createUser("bob", now: 1)
+        #expect(try await store.spaces(of: "bob").isEmpty)
+        try await store.setEveryoneReads("briefing", true)
+        #expect(try await store.spaces(of: "bob").map(\.space) == ["briefing"])
+        #expect(try await store.spaces(of: "bob").map(\.role) == [.reader])
+        // An explicit membership still wins.
+        try await store.setRole(.owner, user: "bob", space: "briefing")
+        #expect(try await store.spaces(of: "bob").map(\.role) == [.owner])
+        var w = DeviceWriter("d-1")
+        _ = try await store.push([w.createNote("n1"), w.createNote("n2"), w.createNote("b1", space: "briefing")])
+        #expect(Set(try await store.records(in: "mission", collection: .notes).keys.map(\.record)) == ["n1", "n2"])
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
     func enrollmentCodesWorkOnceAndExpire(_ backend: Backend) async throws {
         let store = try await seeded(backend)
         try await store.createEnrollment(codeHash: [1, 2, 3], user: "ana", label: "ana-laptop", expiresAt: 1000, now: 10)

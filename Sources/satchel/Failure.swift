@@ -1,0 +1,71 @@
+import ArgumentParser
+import SatchelClient
+import SatchelProtocol
+
+/// The documented exit codes (see the root command's help).
+enum ExitStatus: Int32 {
+    case ok = 0
+    case usage = 1
+    case notFound = 2
+    case offline = 3
+    case notEnrolled = 4
+    case refused = 5
+    case local = 6
+}
+
+/// An error the CLI itself raises, with the exit status it ends in.
+struct CLIError: Error, CustomStringConvertible {
+    var status: ExitStatus
+    var message: String
+
+    init(_ status: ExitStatus, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    var description: String { message }
+}
+
+/// An error of the CLI or the library as a message for people and an exit status. The library's
+/// errors are written for people already, so their messages are printed as they are.
+struct Failure {
+    var status: ExitStatus
+    var message: String
+
+    init(status: ExitStatus, message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    /// Nil for errors that are not Satchel's (ArgumentParser's own, or unexpected ones).
+    init?(_ error: any Error) {
+        switch error {
+        case let e as CLIError:
+            (status, message) = (e.status, e.message)
+        case let e as ArgumentParser.ValidationError:
+            (status, message) = (.usage, e.message)
+        case let e as ClientError:
+            switch e.code {
+            case "not_found": status = .notFound
+            case "not_joined": status = .notEnrolled
+            default: status = .usage
+            }
+            message = e.message
+        case let e as TransportError:
+            switch e.kind {
+            case .offline: status = .offline
+            case .unauthorized: status = .notEnrolled
+            case .refused, .cursorExpired, .badResponse: status = .refused
+            }
+            message = e.message
+        case let e as SatchelProtocol.ValidationError:
+            (status, message) = (e.code == .recordNotFound ? .notFound : .usage, e.message)
+        default:
+            return nil
+        }
+    }
+}
+
+/// ArgumentParser's validation error (exit 1, with usage), named apart from the protocol's
+/// `ValidationError` (a value the schema refuses).
+typealias UsageError = ArgumentParser.ValidationError
