@@ -92,6 +92,7 @@ let package = Package(
                 "SatchelServer", "SatchelProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/satchel-server", swiftSettings: strict),
 
@@ -110,7 +111,12 @@ let package = Package(
             path: "Sources/satchel-driver", swiftSettings: strict),
 
         .executableTarget(
-            name: "satchel-bench", dependencies: ["SatchelProtocol"], path: "Sources/satchel-bench",
+            name: "satchel-bench",
+            dependencies: [
+                "SatchelProtocol", "SatchelServer", "SatchelClient", "SatchelSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/satchel-bench",
             swiftSettings: strict),
 
         .testTarget(

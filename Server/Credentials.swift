@@ -11,6 +11,11 @@ public enum Credentials {
         return "sat_" + base64url(bytes)
     }
 
+    /// A new operator token: "sop_" and 256 random bits in base64url (for the admin API only).
+    public static func newOperatorToken(using rng: inout some RandomNumberGenerator) -> String {
+        "sop_" + newToken(using: &rng).dropFirst(4)
+    }
+
     /// A new enrollment code: 60 random bits as 12 Crockford base-32 characters in groups of
     /// four ("K7QM-4TZP-XW2H"), easy to read out over a phone line.
     public static func newEnrollmentCode(using rng: inout some RandomNumberGenerator) -> String {

@@ -61,7 +61,44 @@ public enum HTTPAPI {
                 return Frame.encode(payload: try await service.pull(pull, device: device), type: 6)
             }
         }
+        addAdminRoutes(router, service: service)
         return router
+    }
+
+    /// The admin API (JSON, operator tokens): what `satchel-server … --server URL` calls.
+    static func addAdminRoutes(_ router: Router<BasicRequestContext>, service: SyncService) {
+        let admin = AdminService(store: service.store, live: service.live, now: service.now)
+        @Sendable func handle(_ request: Request, _ body: @escaping @Sendable () async throws -> any Encodable & Sendable) async -> Response {
+            do {
+                _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
+                let value = try await body()
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+            } catch let error as StoreError where error.code == .unknownDevice || error.code == .unknownUser || error.code == .unknownSpace {
+                return jsonResponse(status: 404, ["error": ["code": error.code.rawValue, "message": error.message]])
+            } catch {
+                let api = apiError(error)
+                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+            }
+        }
+        @Sendable func deviceID(_ context: BasicRequestContext) throws -> DeviceID {
+            try DeviceID(context.parameters.get("id") ?? "")
+        }
+        router.get("/v1/admin/devices") { request, _ in
+            await handle(request) { try await admin.devices(user: request.uri.queryParameters.get("user").flatMap { try? UserID($0) }) }
+        }
+        router.get("/v1/admin/devices/:id") { request, context in
+            await handle(request) { try await admin.device(try deviceID(context)) }
+        }
+        router.post("/v1/admin/devices/:id/revoke") { request, context in
+            await handle(request) { try await admin.revoke(try deviceID(context)) }
+        }
+        router.get("/v1/admin/users") { request, _ in await handle(request) { try await admin.users() } }
+        router.post("/v1/admin/users/:id/disable") { request, context in
+            await handle(request) { try await admin.disable(try UserID(context.parameters.get("id") ?? "")) }
+        }
+        router.get("/v1/admin/spaces") { request, _ in await handle(request) { try await admin.spaces() } }
     }
 
     static func wrongMessage(_ expected: String) -> APIError {
@@ -115,6 +152,7 @@ public enum HTTPAPI {
     static func apiError(_ error: any Error) -> APIError {
         switch error {
         case let api as APIError: return api
+        case let validation as ValidationError: return APIError(status: 400, code: validation.code.rawValue, validation.message)
         case let frame as FrameError: return APIError(status: 400, code: frame.code.rawValue, frame.message)
         case let store as StoreError where store.code == .closed:
             return APIError(status: 503, code: store.code.rawValue, "the server is shutting down; try again in a moment")
@@ -158,6 +196,12 @@ public enum HTTPAPI {
                     group.addTask {
                         while !Task.isCancelled {
                             try await Task.sleep(for: heartbeat)
+                            // A device revoked by another process (the local operator commands)
+                            // is caught here, within one heartbeat; the admin API closes at once.
+                            if (try? await service.authenticate(authorization: head.headerFields[.authorization])) == nil {
+                                service.live.revoke(device: device.id, message: "this device's access was withdrawn; ask your operator")
+                                return
+                            }
                             try await outbound.write(.binary(ByteBuffer(bytes: Frame.encode(.live(.heartbeat(serverTime: service.now()))))))
                         }
                     }

@@ -72,5 +72,23 @@ extension SQLiteServerStore {
         Migration(version: 2, name: "spaces every user reads", sql: """
             ALTER TABLE spaces ADD COLUMN everyone_reads INTEGER NOT NULL DEFAULT 0;
             """),
+        Migration(version: 3, name: "operators and per-device progress", sql: """
+            CREATE TABLE operator_tokens (
+                token_hash BLOB PRIMARY KEY,
+                label TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE device_cursors (
+                device TEXT NOT NULL, space TEXT NOT NULL,
+                cursor INTEGER NOT NULL, pulled_at INTEGER NOT NULL,
+                PRIMARY KEY (device, space)
+            ) WITHOUT ROWID;
+            CREATE TABLE rejections (
+                seq INTEGER PRIMARY KEY,
+                device TEXT NOT NULL, mutation TEXT NOT NULL,
+                code TEXT NOT NULL, message TEXT NOT NULL, at INTEGER NOT NULL
+            );
+            CREATE INDEX rejections_device ON rejections(device, seq);
+            """),
     ])
 }

@@ -162,6 +162,75 @@ public actor SQLiteServerStore: ServerStore {
         }
     }
 
+    // MARK: operators and the per-device view
+
+    public func createOperatorToken(hash: [UInt8], label: String, now: Timestamp) throws {
+        try database().run("INSERT INTO operator_tokens (token_hash, label, created_at) VALUES (?, ?, ?)", hash, label, now)
+    }
+
+    public func operatorToken(hash: [UInt8]) throws -> String? {
+        try database().query("SELECT label FROM operator_tokens WHERE token_hash = ?", hash) { $0.string(at: 0) }.first
+    }
+
+    public func devices(of user: UserID?) throws -> [DeviceInfo] {
+        try database().query(
+            "SELECT \(Self.deviceColumns) FROM devices WHERE ? IS NULL OR user = ? ORDER BY user, label, id",
+            user?.rawValue, user?.rawValue, map: Self.deviceInfo)
+    }
+
+    public func users() throws -> [UserInfo] {
+        try database().query("SELECT id, created_at, disabled_at FROM users ORDER BY id") {
+            UserInfo(id: UserID(unchecked: $0.string(at: 0)), createdAt: $0.int64(at: 1), disabledAt: $0.isNull(at: 2) ? nil : $0.int64(at: 2))
+        }
+    }
+
+    public func disableUser(_ user: UserID, now: Timestamp) throws {
+        let db = try database()
+        try requireUser(user, db)
+        try db.run("UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ?", now, user.rawValue)
+    }
+
+    public func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) throws {
+        try database().run(
+            "INSERT OR REPLACE INTO device_cursors (device, space, cursor, pulled_at) VALUES (?, ?, ?, ?)",
+            device.rawValue, space.rawValue, cursor, now)
+    }
+
+    public func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) throws {
+        let db = try database()
+        try db.transaction {
+            for r in results {
+                guard let reason = r.rejection else { continue }
+                try db.run("INSERT INTO rejections (device, mutation, code, message, at) VALUES (?, ?, ?, ?, ?)",
+                           device.rawValue, r.mutation.rawValue, reason.code.rawValue, reason.message, now)
+            }
+        }
+    }
+
+    public func activity(of device: DeviceID) throws -> DeviceActivity {
+        let db = try database()
+        guard let info = try self.device(device) else {
+            throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
+        }
+        var progress: [DeviceActivity.SpaceProgress] = []
+        for access in try spaces(of: info.user) {
+            let row = try db.query("SELECT cursor, pulled_at FROM device_cursors WHERE device = ? AND space = ?", device.rawValue, access.space.rawValue) {
+                ($0.int64(at: 0), $0.int64(at: 1))
+            }.first
+            let cursor = row?.0 ?? 0
+            let behind = try db.query("SELECT count(*) FROM changes WHERE space = ? AND version > ?", access.space.rawValue, cursor) { $0.int(at: 0) }[0]
+            progress.append(.init(space: access.space, cursor: cursor, pulledAt: row?.1, behind: behind))
+        }
+        let rejected = try db.query("SELECT mutation, code, message FROM rejections WHERE device = ? ORDER BY seq DESC LIMIT 20", device.rawValue) {
+            MutationResult(mutation: MutationID(unchecked: $0.string(at: 0)), status: .rejected, version: 0,
+                           rejection: ValidationError(RejectionCode(rawValue: $0.string(at: 1)), $0.string(at: 2)))
+        }
+        let conflicts = try db.query("SELECT space, record, state FROM records WHERE collection = 'conflicts'") { row in
+            (RecordKey(space: SpaceID(unchecked: row.string(at: 0)), collection: .conflicts, record: RecordID(unchecked: row.string(at: 1))), try RecordState(wireBytes: row.blob(at: 2)))
+        }.filter { !$0.1.deleted && $0.1.values["keptDevice"] == .string(device.rawValue) }.map(\.0)
+        return DeviceActivity(spaces: progress, rejected: rejected, openConflicts: conflicts.sorted())
+    }
+
     // MARK: sync
 
     public func push(_ mutations: [Mutation]) throws -> [MutationResult] {

@@ -21,6 +21,35 @@ public struct DeviceInfo: Hashable, Sendable {
     }
 }
 
+/// A user as operators see it.
+public struct UserInfo: Hashable, Sendable {
+    public var id: UserID
+    public var createdAt: Timestamp
+    public var disabledAt: Timestamp?
+    public init(id: UserID, createdAt: Timestamp, disabledAt: Timestamp?) {
+        self.id = id
+        self.createdAt = createdAt
+        self.disabledAt = disabledAt
+    }
+}
+
+/// One device's sync state, for "why has Ana's phone not synced since Tuesday?".
+public struct DeviceActivity: Hashable, Sendable {
+    public struct SpaceProgress: Hashable, Sendable {
+        public var space: SpaceID
+        /// The last version the device pulled, and when.
+        public var cursor: Version
+        public var pulledAt: Timestamp?
+        /// Changes in the space it has not pulled yet.
+        public var behind: Int
+    }
+    public var spaces: [SpaceProgress]
+    /// Its mutations the server refused, newest first (at most 20).
+    public var rejected: [MutationResult]
+    /// Conflict records holding a value this device wrote, still open.
+    public var openConflicts: [RecordKey]
+}
+
 /// A page of changes read from a store, still in their wire encoding so the server can send
 /// them without decoding and re-encoding each one.
 public struct EncodedPage: Sendable {
@@ -66,6 +95,24 @@ public protocol ServerStore: Sendable {
     func touch(_ device: DeviceID, client: String?, now: Timestamp) async throws
     /// Revokes the device: its token stops working at once.
     func revoke(_ device: DeviceID, now: Timestamp) async throws
+
+    // Operators and the per-device view.
+    /// Stores an operator token's hash (operator tokens reach the admin API, not sync).
+    func createOperatorToken(hash: [UInt8], label: String, now: Timestamp) async throws
+    /// The label of the operator token with this hash, or nil.
+    func operatorToken(hash: [UInt8]) async throws -> String?
+    /// Every device, or one user's, sorted by user then label.
+    func devices(of user: UserID?) async throws -> [DeviceInfo]
+    /// Every user with when they were added and disabled.
+    func users() async throws -> [UserInfo]
+    /// Disables a user: all their devices are refused from now on.
+    func disableUser(_ user: UserID, now: Timestamp) async throws
+    /// Records how far a device has pulled a space (for the operator's per-device view).
+    func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) async throws
+    /// Keeps the reasons a device's mutations were refused, for the operator's view.
+    func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) async throws
+    /// What an operator needs to see about one device.
+    func activity(of device: DeviceID) async throws -> DeviceActivity
 
     // Sync.
     /// Applies mutations in order, in one transaction (all results become durable together,

@@ -34,12 +34,29 @@ public final class SyncService: Sendable {
         guard token.hasPrefix("sat_"), token.utf8.count < 100 else { throw APIError.tokenInvalid() }
         let hash = Credentials.hash(token: token)
         guard let device = try await store.device(tokenHash: hash) else { throw APIError.tokenInvalid() }
-        if let revokedAt = device.revokedAt {
-            throw APIError(
-                status: 401, code: "token_revoked",
-                "device '\(device.label)' was revoked on \(Self.date(revokedAt)); ask your operator to enroll it again")
+        if device.revokedAt != nil {
+            throw APIError(status: 401, code: "token_revoked", Self.revokedMessage(device))
+        }
+        if try await store.users().first(where: { $0.id == device.user })?.disabledAt != nil {
+            throw APIError(status: 401, code: "user_disabled", "user '\(device.user)' was disabled by an operator; ask your operator")
         }
         return device
+    }
+
+    static func revokedMessage(_ device: DeviceInfo) -> String {
+        "device '\(device.label)' was revoked on \(date(device.revokedAt ?? 0)); ask your operator to enroll it again"
+    }
+
+    /// The operator behind an `Authorization: Bearer sop_…` header.
+    public func authenticateOperator(authorization: String?) async throws -> String {
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+            throw APIError(status: 401, code: "operator_token_missing", "the admin API needs an operator token: `Authorization: Bearer sop_…` (make one with `satchel-server operator-token create`)")
+        }
+        let token = String(authorization.dropFirst(7)).trimmingSpaces
+        guard token.hasPrefix("sop_"), token.utf8.count < 100, let label = try await store.operatorToken(hash: Credentials.hash(token: token)) else {
+            throw APIError(status: 401, code: "operator_token_invalid", "the operator token is not valid on this server")
+        }
+        return label
     }
 
     /// Exchanges an enrollment code for a new device and its token (shown once, stored hashed).
@@ -100,6 +117,8 @@ public final class SyncService: Sendable {
             for (slot, result) in zip(accepted, stored) { results[slot.index] = result }
         }
         let final = results.map { $0! }
+        let refused = final.filter { $0.status == .rejected }
+        if !refused.isEmpty { try await store.recordRejections(refused, device: device.id, now: physical) }
         let response = clock.withLock { clock -> PushResponse in
             for m in accepted.map(\.mutation) { _ = try? clock.observe(m.clock, physicalMillis: physical) }
             return PushResponse(results: final, clock: clock.now(physicalMillis: physical))
@@ -146,6 +165,7 @@ public final class SyncService: Sendable {
         }
         let limit = min(max(1, request.limit), limits.maxPageSize)
         let page = try await store.pull(space: request.space, after: request.after, limit: limit)
+        try await store.recordPull(device: device.id, space: request.space, cursor: page.cursor, now: now())
         return PullResponse.encodePayload(space: request.space, encodedChanges: page.encodedChanges, cursor: page.cursor, hasMore: page.hasMore, head: page.head)
     }
 

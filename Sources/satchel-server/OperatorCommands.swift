@@ -6,7 +6,7 @@ import SatchelServer
 struct SpaceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "space", abstract: "Manage spaces (sync scopes).",
-        subcommands: [Create.self])
+        subcommands: [Create.self, List.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,7 +26,7 @@ struct SpaceCommand: AsyncParsableCommand {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage users.", subcommands: [Add.self])
+        commandName: "user", abstract: "Manage users.", subcommands: [Add.self, List.self, Disable.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

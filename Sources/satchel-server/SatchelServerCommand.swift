@@ -17,7 +17,8 @@ struct SatchelServerCommand: AsyncParsableCommand {
               satchel-server member add --space mission-cn-2026 --user ana --role writer
               satchel-server enroll --user ana --device ana-laptop --expires 24h
               satchel-server briefing load Data/china-briefing.json
+              satchel-server device list --server https://sync.example.org --token sop_…
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self, BriefingCommand.self])
+        subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self, BriefingCommand.self, DeviceCommand.self, OperatorTokenCommand.self])
 }

@@ -1,0 +1,115 @@
+import Foundation
+import HummingbirdWSClient
+import Logging
+import SatchelProtocol
+import SatchelTestSupport
+import Testing
+@testable import SatchelServer
+
+/// Operator commands against a running server (admin API, `--server`) and on its data
+/// directory, with `--json` output checked; revocation refuses the next request and closes the
+/// live connection.
+@Suite(.serialized) struct AdminTests {
+    struct Setup {
+        let dir = TemporaryDirectory()
+        let data: String
+        let server: ServerProcess
+        let token: String
+        let ana: HTTPDevice
+
+        init() async throws {
+            data = dir.file("data")
+            try ServerProcess.run(["space", "create", "mission", "--data", data])
+            try ServerProcess.run(["user", "add", "ana", "--data", data])
+            try ServerProcess.run(["member", "add", "--space", "mission", "--user", "ana", "--role", "writer", "--data", data])
+            server = try await ServerProcess(data: data, extraArguments: ["--heartbeat-seconds", "1"])
+            let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", data, "--json"]).utf8)) as! [String: Any]
+            token = created["token"] as! String
+            ana = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "ana-phone")
+        }
+
+        func json(_ args: [String], remote: Bool) throws -> Any {
+            let target = remote ? ["--server", server.url, "--token", token] : ["--data", data]
+            return try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(args + target + ["--json"]).utf8))
+        }
+    }
+
+    @Test func listingCommandsGiveTheSameJSONRemotelyAndLocally() async throws {
+        let s = try await Setup()
+        defer { s.server.terminate() }
+        var w = DeviceWriter(s.ana.id, physical: Int64(Date().timeIntervalSince1970 * 1000))
+        _ = try await s.ana.push([w.createNote("n1"), w.createNote("elsewhere", space: "nowhere")])
+        _ = try await s.ana.pullAll("mission")
+        for command in [["device", "list"], ["user", "list"], ["space", "list"]] {
+            let remote = try s.json(command, remote: true) as! [[String: Any]]
+            let local = try s.json(command, remote: false) as! [[String: Any]]
+            #expect(remote.count == local.count && !remote.isEmpty, "\(command)")
+            #expect(remote.map { $0["id"] as? String } == local.map { $0["id"] as? String }, "\(command)")
+        }
+        let devices = try s.json(["device", "list"], remote: true) as! [[String: Any]]
+        #expect(devices.first?["label"] as? String == "ana-phone" && devices.first?["status"] as? String == "active")
+        let detail = try s.json(["device", "show", s.ana.id.rawValue], remote: true) as! [String: Any]
+        let spaces = detail["spaces"] as! [[String: Any]]
+        #expect(spaces.first?["space"] as? String == "mission")
+        #expect(spaces.first?["notYetPulled"] as? Int == 0)
+        #expect(detail["lastSuccessfulSync"] as? String != nil)
+        let rejected = detail["rejected"] as! [[String: Any]]
+        #expect(rejected.count == 1 && rejected.first?["code"] as? String == "forbidden")
+        let mission = (try s.json(["space", "list"], remote: false) as! [[String: Any]]).first { $0["id"] as? String == "mission" }
+        #expect(mission?["head"] as? Int == 1)
+    }
+
+    @Test func revocationRefusesTheNextRequestAndClosesTheLiveConnection() async throws {
+        let s = try await Setup()
+        defer { s.server.terminate() }
+        let events = AsyncStream<LiveEvent>.makeStream()
+        let token = s.ana.token
+        let client = Task {
+            try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(s.server.port)/v1/live",
+                configuration: .init(additionalHeaders: [.authorization: "Bearer \(token)"]), logger: Logger(label: "t")
+            ) { inbound, _, _ in
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .binary(let buffer) = message, case .live(let event) = try Frame.decode(Array(buffer.readableBytesView), maxPayloadBytes: 1 << 20) else { continue }
+                    events.continuation.yield(event)
+                }
+                events.continuation.finish()
+            }
+        }
+        defer { client.cancel() }
+        var iterator = events.stream.makeAsyncIterator()
+        guard case .heartbeat? = await iterator.next() else { Issue.record("no heartbeat"); return }
+
+        let revoked = try s.json(["device", "revoke", s.ana.id.rawValue], remote: true) as! [String: Any]
+        #expect(revoked["status"] as? String == "revoked")
+        var sawRevoked = false
+        while let event = await iterator.next() {
+            if case .revoked(let message) = event {
+                sawRevoked = true
+                #expect(message.contains("revoked"))
+            }
+        }
+        #expect(sawRevoked, "the live connection should be told, then closed")
+        let (status, message) = try await s.ana.send("/v1/pull", .pullRequest(PullRequest(space: "mission", after: 0, limit: 10)))
+        #expect(status == 401)
+        if case .error(let e) = message { #expect(e.code == "token_revoked") } else { Issue.record("expected an error frame") }
+    }
+
+    @Test func disablingAUserLocallyRefusesTheirDevices() async throws {
+        let s = try await Setup()
+        defer { s.server.terminate() }
+        let user = try s.json(["user", "disable", "ana"], remote: false) as! [String: Any]
+        #expect(user["disabledAt"] as? String != nil)
+        let (status, message) = try await s.ana.send("/v1/hello", .helloRequest(HelloRequest(client: "t")))
+        #expect(status == 401)
+        if case .error(let e) = message { #expect(e.code == "user_disabled") }
+    }
+
+    @Test func theAdminAPINeedsAnOperatorToken() async throws {
+        let s = try await Setup()
+        defer { s.server.terminate() }
+        // A device token is not an operator token.
+        #expect(throws: (any Error).self) { try ServerProcess.run(["device", "list", "--server", s.server.url, "--token", s.ana.token]) }
+        #expect(throws: (any Error).self) { try ServerProcess.run(["device", "list", "--server", s.server.url, "--token", "sop_wrong"]) }
+    }
+}
