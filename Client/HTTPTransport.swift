@@ -76,7 +76,8 @@ public final class HTTPTransport: SyncTransport {
             response = try await http.execute(request, timeout: .seconds(15))
             data = try await response.body.collect(upTo: 1 << 20)
         } catch {
-            throw offline(base, error)
+            let reason = offline(base, error).message.components(separatedBy: ";").first ?? "cannot reach the server"
+            throw TransportError(.offline, "\(reason); joining needs a link to the server, try again when you have one")
         }
         let json = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any]
         guard response.status == .ok, let device = json?["device"] as? String, let user = json?["user"] as? String, let token = json?["token"] as? String else {

@@ -142,7 +142,11 @@ extension SatchelClient {
                     try await group.next()
                     group.cancelAll()
                 }
-            } catch let error as TransportError where error.kind == .unauthorized {
+            } catch let error as TransportError where error.kind != .offline {
+                // Revoked, refused or not a Satchel server: retrying will not help.
+                onSync(.failure(error))
+                throw error
+            } catch let error as ClientError {
                 onSync(.failure(error))
                 throw error
             } catch is CancellationError {

@@ -201,7 +201,7 @@ public enum Merge {
             case .null: b = []
             default: return nil
             }
-            return .stringSet(mergeSets(base: b, ours: o, theirs: t))
+            return .set(mergeSets(base: b, ours: o, theirs: t))
         case (.referenceSet(let o), .referenceSet(let t)):
             let b: [Reference]
             switch base {

@@ -81,11 +81,11 @@ enum TextDiffer {
 
     static func edits(from a: [Unicode.Scalar], to b: [Unicode.Scalar]) -> [TextEdit] {
         let ta = tokens(a), tb = tokens(b)
-        var ids: [String: Int] = [:]
+        // Tokens are keyed by their exact scalars: String keys would merge canonically
+        // equivalent spellings ("é" vs "e" + accent) and the diff would lose the difference.
+        var ids: [[UInt32]: Int] = [:]
         func id(_ s: [Unicode.Scalar], _ r: Range<Int>) -> Int {
-            var key = String.UnicodeScalarView()
-            key.append(contentsOf: s[r])
-            let k = String(key)
+            let k = s[r].map(\.value)
             if let v = ids[k] { return v }
             let v = ids.count
             ids[k] = v

@@ -6,9 +6,10 @@ public enum TextMerge {
     /// place and one of them only inserts (their order would be a guess). Identical edits made on
     /// both sides count once.
     public static func merge(base: String, ours: String, theirs: String) -> String? {
-        if ours == theirs { return ours }
-        if ours == base { return theirs }
-        if theirs == base { return ours }
+        // Byte comparisons: canonically equivalent spellings are different text to a replica.
+        if ours.utf8.elementsEqual(theirs.utf8) { return ours }
+        if ours.utf8.elementsEqual(base.utf8) { return theirs }
+        if theirs.utf8.elementsEqual(base.utf8) { return ours }
         let b = Array(base.unicodeScalars)
         let eo = TextDiffer.edits(from: b, to: Array(ours.unicodeScalars))
         let et = TextDiffer.edits(from: b, to: Array(theirs.unicodeScalars))

@@ -17,7 +17,7 @@ public struct Reference: Hashable, Comparable, Sendable, CustomStringConvertible
 
 /// One field's value. Sets are kept sorted and without duplicates so equal sets compare and
 /// encode equal; build them with `Value.set(_:)` and `Value.references(_:)`.
-public enum Value: Hashable, Sendable {
+public enum Value: Sendable {
     case null
     case string(String)
     /// Long text (a note's body): merged three-way and sent as a diff when that is smaller.
@@ -30,9 +30,17 @@ public enum Value: Hashable, Sendable {
     case reference(Reference)
     case referenceSet([Reference])
 
-    /// A string set in canonical (sorted, unique) form.
+    /// A string set in canonical form: unique, sorted by UTF-8 bytes.
     public static func set(_ elements: some Sequence<String>) -> Value {
-        .stringSet(Array(Set(elements)).sorted())
+        var seen = Set<[UInt8]>()
+        let unique = elements.filter { seen.insert(Array($0.utf8)).inserted }
+        return .stringSet(unique.sorted(by: Value.byteOrder))
+    }
+
+    /// Orders strings by their UTF-8 bytes (not by Swift's Unicode-aware comparison), so every
+    /// implementation sorts alike.
+    public static func byteOrder(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     /// A reference set in canonical (sorted, unique) form.
@@ -68,10 +76,44 @@ public enum Value: Hashable, Sendable {
     /// one value has exactly one encoding.
     var isCanonical: Bool {
         switch self {
-        case .stringSet(let a): zip(a, a.dropFirst()).allSatisfy { $0 < $1 }
+        case .stringSet(let a): zip(a, a.dropFirst()).allSatisfy { Value.byteOrder($0, $1) }
         case .referenceSet(let a): zip(a, a.dropFirst()).allSatisfy { $0 < $1 }
         case .number(let d): d.isFinite
         default: true
+        }
+    }
+}
+
+// Text compares byte for byte: Swift's `String ==` treats canonically equivalent text ("é" and
+// "e" + combining accent) as equal, but replicas must agree on the exact bytes (diff positions
+// and checksums depend on them).
+extension Value: Hashable {
+    public static func == (a: Value, b: Value) -> Bool {
+        switch (a, b) {
+        case (.null, .null): true
+        case (.string(let x), .string(let y)), (.text(let x), .text(let y)): x.utf8.elementsEqual(y.utf8)
+        case (.integer(let x), .integer(let y)), (.timestamp(let x), .timestamp(let y)): x == y
+        case (.number(let x), .number(let y)): x.bitPattern == y.bitPattern
+        case (.boolean(let x), .boolean(let y)): x == y
+        case (.stringSet(let x), .stringSet(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+        case (.reference(let x), .reference(let y)): x == y
+        case (.referenceSet(let x), .referenceSet(let y)): x == y
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .string(let s): hasher.combine(1); hasher.combine(Array(s.utf8))
+        case .text(let s): hasher.combine(2); hasher.combine(Array(s.utf8))
+        case .integer(let i): hasher.combine(3); hasher.combine(i)
+        case .number(let d): hasher.combine(4); hasher.combine(d.bitPattern)
+        case .boolean(let b): hasher.combine(5); hasher.combine(b)
+        case .timestamp(let t): hasher.combine(6); hasher.combine(t)
+        case .stringSet(let a): hasher.combine(7); for s in a { hasher.combine(Array(s.utf8)) }
+        case .reference(let r): hasher.combine(8); hasher.combine(r)
+        case .referenceSet(let a): hasher.combine(9); hasher.combine(a)
         }
     }
 }

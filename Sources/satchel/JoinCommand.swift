@@ -37,7 +37,13 @@ struct JoinCommand: AsyncParsableCommand {
     func run() async throws {
         let label = self.label ?? Self.hostName()
         let (device, user) = try await global.withClient { client in
-            try await client.join(url: url, code: code.trimmingCharacters(in: .whitespaces), label: label, caFile: caFile)
+            do {
+                return try await client.join(url: url, code: code.trimmingCharacters(in: .whitespaces), label: label, caFile: caFile)
+            } catch let error as TransportError where error.kind == .offline {
+                // The library words this for sync ("your changes are kept"); joining has none.
+                let reason = error.message.components(separatedBy: "; your changes").first ?? error.message
+                throw CLIError(.offline, "\(reason); check the address and the connection, then run `satchel join` again (the code was not used up)")
+            }
         }
         if global.json {
             Output.json(.object(["server": .string(url), "device": .string(device.rawValue), "user": .string(user.rawValue), "label": .string(label)]))

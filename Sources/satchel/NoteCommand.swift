@@ -30,7 +30,7 @@ extension NoteCommand {
                 title.
 
                 Example:
-                  satchel note add --title "SIP visit" --body "Met the nanotech team" --tag suzhou
+                  satchel note add --title "SIP visit" --body "Met the nanotech team" --tag sip
                   cat minutes.txt | satchel note add --title "Minutes" --body - --link park-sip
                   satchel note add --space mission-cn-2026     # opens $EDITOR
                 """)
