@@ -23,6 +23,14 @@ struct SimulatedDevice: Sendable {
     /// Re-bootstrapping after `cursor_expired`: pull in pages of the server's maximum size until
     /// caught up (see `SimulationConfiguration.largeBootstrapPages`).
     var rebootstrapping = false
+    /// Re-bootstraps during the current sync, after gaps and after `cursor_expired`; a device
+    /// that keeps needing them gives up the sync.
+    var gapResetsInSync = 0
+    /// Exchanges during the current sync; a sync that never ends is given up (and reported).
+    var exchangesInSync = 0
+    var expiredResetsInSync = 0
+    /// Set when it gave up a sync because re-bootstrapping did not help.
+    var stuck = false
     /// Cut off from the server until this time.
     var partitionedUntil: Int64 = .min
 
@@ -34,6 +42,10 @@ struct SimulatedDevice: Sendable {
     var written: [MutationID] = []
     /// Mutations requeued under a new id after a `base_expired` rejection: old id → new id.
     var resentAs: [MutationID: MutationID] = [:]
+
+    /// The latest clock it has observed (pulled changes, push answers) or written: its next
+    /// write must carry a later one (PROTOCOL.md §2).
+    var latestClock: HLC = .zero
 
     /// Activity since the counters were last reset (the heal phase uses it to detect quiescence).
     var pushedSinceReset = 0

@@ -7,25 +7,33 @@ extension Simulation {
     /// until a whole round pushes nothing and pulls no change.
     mutating func heal() {
         faultsActive = false
-        for d in devices.indices { devices[d].partitionedUntil = .min }
+        for d in devices.indices {
+            devices[d].partitionedUntil = .min
+            devices[d].stuck = false
+        }
         trace("the network heals")
         drain()
-        for round in 1...max(1, configuration.maxHealRounds) {
+        var quiet = false
+        for round in 1...max(1, configuration.maxHealRounds) where !quiet {
             report.healRounds = round
-            var active = false
-            for d in devices.indices {
+            quiet = true
+            // A device that cannot finish a sync (it cannot apply the space even from 0, or its
+            // sync never ends) is left out and reported, so the others still show whether they converge.
+            for d in devices.indices where !devices[d].stuck {
                 devices[d].resetActivity()
                 startSync(d)
                 guard runUntilIdle(d) else { return }
                 let device = devices[d]
-                if device.pushedSinceReset + device.pulledSinceReset + device.failedSinceReset > 0 { active = true }
-            }
-            if !active {
-                drain()
-                return
+                if device.pushedSinceReset + device.pulledSinceReset + device.failedSinceReset > 0 { quiet = false }
             }
         }
-        problem("convergence", "devices still pushed or pulled changes after \(configuration.maxHealRounds) rounds of syncing on a healed network")
+        drain()
+        let stuck = devices.indices.filter { devices[$0].stuck }
+        if !stuck.isEmpty {
+            problem("convergence", "\(stuck.map { "dev-\($0)" }.joined(separator: ", ")) cannot finish a sync any more (see the stuck problems)")
+        } else if !quiet {
+            problem("convergence", "devices still pushed or pulled changes after \(configuration.maxHealRounds) rounds of syncing on a healed network")
+        }
     }
 
     struct Effect: Hashable {

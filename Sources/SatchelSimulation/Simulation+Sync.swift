@@ -5,15 +5,30 @@ import SatchelProtocol
 /// says there are no more; a failed exchange (lost request or answer) ends the sync, and the next
 /// one pushes the same pending mutations again.
 extension Simulation {
+    /// More than any correct sync of these workloads needs (a few dozen pushes and small pages).
+    static let maxExchangesPerSync = 500
+
     /// Starts a sync on device `d` unless it is already syncing.
     mutating func startSync(_ d: Int) {
         guard devices[d].isIdle else { return }
         report.syncs += 1
+        devices[d].gapResetsInSync = 0
+        devices[d].exchangesInSync = 0
+        devices[d].expiredResetsInSync = 0
         pushOrPull(d)
     }
 
     /// Starts a new exchange: its number, and the timeout after which the device gives up on it.
-    mutating func beginExchange(_ d: Int) -> Int {
+    /// Nil when the sync has gone on for so long that it would never end: then it is given up.
+    mutating func beginExchange(_ d: Int) -> Int? {
+        devices[d].exchangesInSync += 1
+        guard devices[d].exchangesInSync <= Self.maxExchangesPerSync else {
+            devices[d].phase = .idle
+            devices[d].stuck = true
+            devices[d].failedSinceReset += 1
+            problem("stuck", "dev-\(d) gave up a sync that went on for \(Self.maxExchangesPerSync) exchanges")
+            return nil
+        }
         devices[d].exchange += 1
         let exchange = devices[d].exchange
         queue.schedule(.timeout(device: d, exchange: exchange), at: now + configuration.timeoutMillis)
@@ -36,9 +51,9 @@ extension Simulation {
                 if earlier != m { problem("client", "dev-\(d) pushed mutation \(m.id) twice with different contents") }
             }
         }
+        guard let exchange = beginExchange(d) else { return }
         report.pushes += 1
         devices[d].pushedSinceReset += batch.count
-        let exchange = beginExchange(d)
         devices[d].phase = .pushing(exchange: exchange)
         trace("dev-\(d) pushes #\(exchange): \(batch.map { "\($0.id) \($0.operation.rawValue) \($0.key.collection)/\($0.key.record) base \($0.baseVersion)" }.joined(separator: ", "))")
         send(.pushRequest(PushRequest(mutations: batch)), device: d, exchange: exchange, toServer: true)
@@ -47,8 +62,8 @@ extension Simulation {
     /// Pulls the next page after the device's cursor.
     mutating func pull(_ d: Int) {
         let after = devices[d].replica.cursor(of: Self.space)
+        guard let exchange = beginExchange(d) else { return }
         report.pulls += 1
-        let exchange = beginExchange(d)
         devices[d].phase = .pulling(exchange: exchange)
         let small = rng.int(1...8)
         let limit = devices[d].rebootstrapping && configuration.largeBootstrapPages ? server.limits.maxPageSize : small
@@ -56,7 +71,23 @@ extension Simulation {
         send(.pullRequest(PullRequest(space: Self.space, after: after, limit: limit)), device: d, exchange: exchange, toServer: true)
     }
 
-    /// Device `d` forgets what the server confirmed and will pull the space from 0.
+    /// Device `d` forgets what the server confirmed and pulls the space from 0 — unless that
+    /// keeps failing within one sync (3 gaps, which are problems already, or 20 `cursor_expired`,
+    /// which compaction alone cannot cause): then it gives up the sync instead of looping.
+    mutating func resetAndPull(_ d: Int, gap: Bool, because reason: String) {
+        if gap { devices[d].gapResetsInSync += 1 } else { devices[d].expiredResetsInSync += 1 }
+        guard devices[d].gapResetsInSync <= 3 && devices[d].expiredResetsInSync <= 20 else {
+            devices[d].phase = .idle
+            devices[d].stuck = true
+            devices[d].failedSinceReset += 1
+            let times = gap ? devices[d].gapResetsInSync : devices[d].expiredResetsInSync
+            return problem("stuck", "dev-\(d) re-bootstrapped the space \(times - 1) times in one sync and still gets \(reason); it gives up")
+        }
+        reset(d)
+        pull(d)
+    }
+
+    /// Device `d` forgets what the server confirmed.
     mutating func reset(_ d: Int) {
         report.resets += 1
         trace("dev-\(d) resets the space")
@@ -89,6 +120,7 @@ extension Simulation {
             do {
                 try devices[d].replica.applyPage(page, physicalMillis: deviceTime(d))
                 devices[d].pulledSinceReset += page.changes.count
+                for change in page.changes { devices[d].latestClock = max(devices[d].latestClock, change.clock) }
                 if page.hasMore {
                     pull(d)
                 } else {
@@ -101,8 +133,7 @@ extension Simulation {
                 // of a record is not what the server says it was: a real inconsistency.
                 report.gaps += 1
                 problem("gap", "dev-\(d) could not apply a change of \(gap.key): its copy is at version \(gap.local), the change follows \(gap.expected)")
-                reset(d)
-                pull(d)
+                resetAndPull(d, gap: true, because: "a gap at \(gap.key)")
             } catch {
                 devices[d].phase = .idle
                 problem("client", "dev-\(d) applyPage threw \(error)")
@@ -113,8 +144,7 @@ extension Simulation {
             if error.code == "cursor_expired", phase == .pulling(exchange: exchange) {
                 report.cursorExpired += 1
                 devices[d].rebootstrapping = true
-                reset(d)
-                pull(d)
+                resetAndPull(d, gap: false, because: "cursor_expired")
             } else {
                 devices[d].phase = .idle
                 problem("server", "dev-\(d) got error \(error.code): \(error.message)")
@@ -134,6 +164,7 @@ extension Simulation {
         do {
             let summary = try devices[d].replica.acknowledge(response.results, serverClock: response.clock, physicalMillis: deviceTime(d))
             report.resends += summary.resent
+            devices[d].latestClock = max(devices[d].latestClock, response.clock)
         } catch {
             problem("client", "dev-\(d) acknowledge threw \(error)")
         }

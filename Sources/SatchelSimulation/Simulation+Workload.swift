@@ -12,9 +12,11 @@ extension Simulation {
     /// (NFD) form, CJK and an emoji, since text diffs count Unicode scalars.
     static let words = [
         "cluster", "park", "visit", "robotics", "battery", "agreed", "follow", "up", "with", "partner",
-        "EU", "China", "office.", "(SIP)", "12:30", "next", "steps", "delegation", "café", "cafe\u{301}",
+        "EU", "China", "office.", "(SIP)", "12:30", "next", "steps", "delegation", "café",
         "苏州", "深圳", "📍", "naïve", "Zürich", "meeting,", "the", "and",
     ]
+    /// Words written decomposed (NFD): canonically equal to "café" and "Zürich" above.
+    static let decomposedWords = ["cafe\u{301}", "Zu\u{308}rich"]
     static let tagPool = ["ict", "ev", "ai", "health", "beijing", "shanghai", "follow-up", "visited"]
 
     mutating func runWorkload() {
@@ -62,7 +64,7 @@ extension Simulation {
             key = RecordKey(space: Self.space, collection: .notes, record: RecordID.random(using: &rng))
         }
         var values: [FieldName: Value] = ["title": .string(rng.pick(Self.titles))]
-        if rng.chance(0.85) { values["body"] = .text(randomText(words: rng.int(3...40))) }
+        if rng.chance(0.85) { values["body"] = .text(randomText(words: rng.int(3...30))) }
         if rng.chance(0.6) { values["tags"] = .set((0..<rng.int(1...3)).map { _ in rng.pick(Self.tagPool) }) }
         if shared { report.sharedCreates += 1 }
         perform(d, .create, key, values: values)
@@ -117,6 +119,10 @@ extension Simulation {
         case .delete: if key.collection == .conflicts { report.conflictDeletes += 1 } else { report.deletes += 1 }
         }
         devices[d].written.append(m.id)
+        if m.clock <= devices[d].latestClock {
+            problem("clock", "dev-\(d) wrote \(m.id) at \(m.clock), not after the \(devices[d].latestClock) it had already seen or written")
+        }
+        devices[d].latestClock = m.clock
         trace("dev-\(d) writes \(m.id): \(operation.rawValue) \(key.collection)/\(key.record) base \(m.baseVersion) clock \(m.clock) \(Self.describe(values)) as [\(m.changes.keys.sorted().map { "\($0):\(Self.kind(m.changes[$0]!))" }.joined(separator: " "))]")
 
         // Local-first: the view shows the write immediately.
@@ -127,7 +133,8 @@ extension Simulation {
         case .create:
             if view != values { problem("read-your-writes", "dev-\(d) created \(key) (\(m.id)) with \(Self.describe(values)) but sees \(Self.describe(view))") }
         case .patch:
-            for (name, value) in values where view?[name] != value {
+            for name in values.keys.sorted() where view?[name] != values[name] {
+                let value = values[name]!
                 problem("read-your-writes", "dev-\(d) set \(key).\(name) (\(m.id)) to \(Self.describe([name: value])) but sees \(Self.describe(view))")
             }
         }
@@ -141,8 +148,15 @@ extension Simulation {
         }
     }
 
+    /// A random word; decomposed forms become composed when `decomposedText` is off.
+    mutating func word() -> String {
+        let i = rng.int(0...Self.words.count + Self.decomposedWords.count - 1)
+        if i < Self.words.count { return Self.words[i] }
+        return configuration.decomposedText ? Self.decomposedWords[i - Self.words.count] : ["café", "Zürich"][i - Self.words.count]
+    }
+
     mutating func randomText(words count: Int) -> String {
-        (0..<count).map { _ in rng.pick(Self.words) }.joined(separator: " ")
+        (0..<count).map { _ in word() }.joined(separator: " ")
     }
 
     /// A few words replaced, inserted or removed.
@@ -152,9 +166,9 @@ extension Simulation {
         for _ in 0..<rng.int(1...3) {
             let i = rng.int(0...max(0, words.count - 1))
             switch rng.int(0...2) {
-            case 0 where !words.isEmpty: words[i] = rng.pick(Self.words)
+            case 0 where !words.isEmpty: words[i] = word()
             case 1 where words.count > 1: words.remove(at: i)
-            default: words.insert(rng.pick(Self.words), at: rng.int(0...words.count))
+            default: words.insert(word(), at: rng.int(0...words.count))
             }
         }
         return words.joined(separator: " ")

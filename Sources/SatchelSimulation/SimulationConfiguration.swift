@@ -15,6 +15,9 @@ public struct SimulationConfiguration: Hashable, Sendable {
     public var maxDuplicateChance = 0.2
     /// Highest chance that a message is held back long enough to overtake others or time out.
     public var maxDelayChance = 0.25
+    /// How far a device's physical clock may be off the server's, in some seeds (the others
+    /// stay within 2 s). Under the server's 5-minute skew limit, so no write is refused for it.
+    public var maxClockSkewMillis: Int64 = 240_000
     /// Whether the server forgets merge bases now and then (`ChangeLog.forgetHistory`) and then
     /// answers older cursors with `cursor_expired`, so devices re-bootstrap with unsent writes.
     public var compaction = true
@@ -22,6 +25,10 @@ public struct SimulationConfiguration: Hashable, Sendable {
     /// pages a device can never get past the horizon: the second page's cursor is again below
     /// it, so the server answers `cursor_expired` again, forever (see the report on that livelock).
     public var largeBootstrapPages = true
+    /// Bodies sometimes hold the same accented word composed (NFC, "café") and decomposed (NFD,
+    /// "cafe" + U+0301). Swift's `String ==` calls them equal; their bytes, checksums and text
+    /// diffs differ. Off: only composed text.
+    public var decomposedText = true
     /// Chance that a frame is zlib-compressed (the rest go raw; both must decode identically).
     public var compressionChance = 0.15
     /// How long a device waits for an answer before it treats the exchange as failed.

@@ -18,6 +18,8 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     public var steps = 0
     /// Everything the checks found; empty when the run is correct.
     public var problems: [SimulationProblem] = []
+    /// Problems found beyond the first 40, which are not kept.
+    public var moreProblems = 0
 
     // Workload.
     public var writes = 0
@@ -86,6 +88,7 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
         } else {
             lines.append("  \(problems.count) problems:")
             lines += problems.map { "    \($0)" }
+            if moreProblems > 0 { lines.append("    … and \(moreProblems) more") }
         }
         return lines.joined(separator: "\n")
     }
