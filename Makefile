@@ -27,8 +27,11 @@ run: deps
 	$$($(SWIFT) build --show-bin-path)/satchel-server quickstart --data $(DATA) --url http://127.0.0.1:$(PORT)
 	exec $$($(SWIFT) build --show-bin-path)/satchel-server serve --data $(DATA) --port $(PORT)
 
+# Every benchmark phase against the real server and client, beside baselines from the same run;
+# writes BENCHMARKS.md (about ten minutes on 2 cores, plus a release build).
 bench: deps
-	$(SWIFT) run -c release satchel-bench codec
+	$(SWIFT) build -c release --product satchel-bench
+	$$($(SWIFT) build -c release --show-bin-path)/satchel-bench all --out BENCHMARKS.md
 
 clean:
 	rm -rf .build
