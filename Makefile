@@ -31,6 +31,7 @@ run: deps
 # writes BENCHMARKS.md (about ten minutes on 2 cores, plus a release build).
 bench: deps
 	$(SWIFT) build -c release --product satchel-bench
+	$$($(SWIFT) build -c release --show-bin-path)/satchel-bench codec
 	$$($(SWIFT) build -c release --show-bin-path)/satchel-bench all --out BENCHMARKS.md
 
 clean:

@@ -192,6 +192,10 @@ extension Orchestrator {
         add("search", "SatchelClient.search over \(Fmt.int(Double(r.notes))) notes + \(r.entries) briefing entries: median of \(r.latencies.count) queries",
             Fmt.ms(p50), baseline: "FTS5 MATCH + bm25 straight on SQLite: \(Fmt.ms(median(r.rawLatencies)))", goal: "< 10 ms", p50 < 0.010 ? .met : .missed)
         add("search", "same, 99th percentile (slowest query: “\(r.slowest)”)", Fmt.ms(p99), baseline: Fmt.ms(percentile(r.rawLatencies, 99)))
+        let m = r.matches.map(Double.init)
+        metrics["search.medianMatches"] = median(m)
+        add("search", "rows each query matches (all are ranked before the 20 best are kept): median / 90th percentile",
+            "\(Fmt.int(median(m))) / \(Fmt.int(percentile(m, 90)))", baseline: "of \(Fmt.int(Double(r.notes + r.entries)))")
         costs.append(Cost(phase: "search (\(r.latencies.count) queries)", seconds: r.window.seconds, serverCPU: 0, clientCPU: r.window.cpu, wireBytes: nil, rawBytes: nil, note: "no server", window: r.window.span))
     }
 }

@@ -126,7 +126,7 @@ extension Orchestrator {
 
         """
         if !notes.isEmpty {
-            md += "Also measured: " + notes.joined(separator: " ") + "\n\n"
+            md += "\nAlso measured: " + notes.joined(separator: " ") + "\n\n"
         }
         let missed = rows.filter { $0.verdict == .missed }
         md += "## Goals missed in this run\n\n"

@@ -287,12 +287,18 @@ extension Worker {
             for c in clients { group.addTask { try await c.sync() } }
             try await group.waitForAll()
         }
-        for (i, c) in clients.enumerated() {
-            let space = SpaceID(unchecked: spec.spaces[i])
-            for j in 0..<spec.mutations {
-                let n = factory.note(i * spec.mutations + j)
-                try await c.createNote(space: space, title: title(device: i, note: j), body: n.body, tags: n.tags)
+        // The devices write side by side (each commit waits for its own fsync).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, c) in clients.enumerated() {
+                let space = SpaceID(unchecked: spec.spaces[i]), mutations = spec.mutations
+                group.addTask {
+                    for j in 0..<mutations {
+                        let n = factory.note(i * mutations + j)
+                        try await c.createNote(space: space, title: title(device: i, note: j), body: n.body, tags: n.tags)
+                    }
+                }
             }
+            try await group.waitForAll()
         }
         stats.reset()
 
@@ -418,6 +424,8 @@ extension Worker {
             var notes: Int
             var entries: Int
             var slowest: String
+            /// How many notes and entries each query matches (before the limit of 20).
+            var matches: [Int]
             var window: Window
         }
     }
@@ -469,14 +477,16 @@ extension Worker {
             }
         }
         // Baseline: the same match and ranking straight on SQLite FTS5, without snippets or filters.
+        var matches: [Int] = []
         for q in queries {
-            let fts = q.split(separator: " ").map { "\"\($0)\"*" }.joined(separator: " ")
+            let fts = q.split(separator: " ").map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"*" }.joined(separator: " ")
             let start = monotonicNanos()
             _ = try db.query("SELECT rowid FROM search WHERE search MATCH ? ORDER BY bm25(search, 10.0, 1.0, 3.0) LIMIT 20", fts) { $0.int64(at: 0) }
             raw.append(seconds(since: start))
+            matches.append(Int(try db.query("SELECT count(*) FROM search WHERE search MATCH ?", fts) { $0.int64(at: 0) }.first ?? 0))
         }
         db.close()
         await client.close()
-        return SearchJob.Result(latencies: latencies, rawLatencies: raw, hits: hits, notes: notes, entries: entries, slowest: slowest.1, window: window)
+        return SearchJob.Result(latencies: latencies, rawLatencies: raw, hits: hits, notes: notes, entries: entries, slowest: slowest.1, matches: matches, window: window)
     }
 }

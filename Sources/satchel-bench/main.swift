@@ -21,7 +21,7 @@ func usage() -> Never {
     phases: push, sync (initial sync), edit (small edit), propagation, concurrency, growth,
             search (runs sync first, for its device)
 
-    sizes (defaults finish in about ten minutes on 2 cores in a release build; --quick: seconds):
+    sizes (the defaults took 7–9 minutes in a release build on a busy 2-core machine; --quick: seconds):
       --notes N        push: notes one device pushes                     (20000; quick 500)
       --sync-notes N   initial sync: notes a new device pulls            (100000; quick 2000)
       --sync-small N   initial sync: the smaller size, for memory        (20000; quick 500)
