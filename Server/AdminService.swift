@@ -63,20 +63,15 @@ public struct AdminService: Sendable {
         millis.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
     }
 
-    func summary(_ d: DeviceInfo, disabled: Set<UserID>) -> AdminDevice {
+    func summary(_ d: DeviceInfo) -> AdminDevice {
         AdminDevice(
             id: d.id.rawValue, user: d.user.rawValue, label: d.label, client: d.client, firstSeen: Self.iso(d.createdAt)!,
             lastSeen: Self.iso(d.lastSeenAt), revokedAt: Self.iso(d.revokedAt),
-            status: d.revokedAt != nil ? "revoked" : disabled.contains(d.user) ? "user disabled" : "active")
-    }
-
-    func disabledUsers() async throws -> Set<UserID> {
-        Set(try await store.users().filter { $0.disabledAt != nil }.map(\.id))
+            status: d.revokedAt != nil ? "revoked" : d.userDisabled ? "user disabled" : "active")
     }
 
     public func devices(user: UserID?) async throws -> [AdminDevice] {
-        let disabled = try await disabledUsers()
-        return try await store.devices(of: user).map { summary($0, disabled: disabled) }
+        try await store.devices(of: user).map(summary)
     }
 
     public func device(_ id: DeviceID) async throws -> AdminDeviceDetail {
@@ -85,7 +80,7 @@ public struct AdminService: Sendable {
         }
         let activity = try await store.activity(of: id)
         return AdminDeviceDetail(
-            device: summary(info, disabled: try await disabledUsers()),
+            device: summary(info),
             lastSuccessfulSync: Self.iso(activity.spaces.compactMap(\.pulledAt).max()),
             spaces: activity.spaces.map { .init(space: $0.space.rawValue, cursor: $0.cursor, notYetPulled: $0.behind, lastPull: Self.iso($0.pulledAt)) },
             rejected: activity.rejected.map { .init(mutation: $0.mutation.rawValue, code: $0.rejection?.code.rawValue ?? "", message: $0.rejection?.message ?? "") },
@@ -97,7 +92,7 @@ public struct AdminService: Sendable {
         try await store.revoke(id, now: now())
         guard let info = try await store.device(id) else { throw StoreError(.unknownDevice, "device '\(id)' vanished") }
         live.revoke(device: id, message: SyncService.revokedMessage(info))
-        return summary(info, disabled: try await disabledUsers())
+        return summary(info)
     }
 
     public func users() async throws -> [AdminUser] {

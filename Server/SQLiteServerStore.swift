@@ -133,13 +133,14 @@ public actor SQLiteServerStore: ServerStore {
         }
     }
 
-    private static let deviceColumns = "id, user, label, client, created_at, last_seen_at, revoked_at"
+    private static let deviceColumns = "id, user, label, client, created_at, last_seen_at, revoked_at, (SELECT u.disabled_at IS NOT NULL FROM users u WHERE u.id = devices.user)"
 
     private static func deviceInfo(_ row: Row) -> DeviceInfo {
         DeviceInfo(
             id: DeviceID(unchecked: row.string(at: 0)), user: UserID(unchecked: row.string(at: 1)), label: row.string(at: 2),
             client: row.isNull(at: 3) ? nil : row.string(at: 3), createdAt: row.int64(at: 4),
-            lastSeenAt: row.isNull(at: 5) ? nil : row.int64(at: 5), revokedAt: row.isNull(at: 6) ? nil : row.int64(at: 6))
+            lastSeenAt: row.isNull(at: 5) ? nil : row.int64(at: 5), revokedAt: row.isNull(at: 6) ? nil : row.int64(at: 6),
+            userDisabled: row.bool(at: 7))
     }
 
     public func device(tokenHash: [UInt8]) throws -> DeviceInfo? {

@@ -9,8 +9,10 @@ public struct DeviceInfo: Hashable, Sendable {
     public var createdAt: Timestamp
     public var lastSeenAt: Timestamp?
     public var revokedAt: Timestamp?
+    /// Whether the device's user is disabled (read with the device, so authentication is one query).
+    public var userDisabled: Bool
 
-    public init(id: DeviceID, user: UserID, label: String, client: String? = nil, createdAt: Timestamp, lastSeenAt: Timestamp? = nil, revokedAt: Timestamp? = nil) {
+    public init(id: DeviceID, user: UserID, label: String, client: String? = nil, createdAt: Timestamp, lastSeenAt: Timestamp? = nil, revokedAt: Timestamp? = nil, userDisabled: Bool = false) {
         self.id = id
         self.user = user
         self.label = label
@@ -18,6 +20,7 @@ public struct DeviceInfo: Hashable, Sendable {
         self.createdAt = createdAt
         self.lastSeenAt = lastSeenAt
         self.revokedAt = revokedAt
+        self.userDisabled = userDisabled
     }
 }
 

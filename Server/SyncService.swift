@@ -37,7 +37,7 @@ public final class SyncService: Sendable {
         if device.revokedAt != nil {
             throw APIError(status: 401, code: "token_revoked", Self.revokedMessage(device))
         }
-        if try await store.users().first(where: { $0.id == device.user })?.disabledAt != nil {
+        if device.userDisabled {
             throw APIError(status: 401, code: "user_disabled", "user '\(device.user)' was disabled by an operator; ask your operator")
         }
         return device

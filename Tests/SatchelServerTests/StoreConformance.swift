@@ -96,6 +96,9 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         #expect(try await store.device("d-1")?.client == "satchel-cli/0.2")
         try await store.revoke("d-1", now: 60)
         #expect(try await store.device(tokenHash: [2])?.revokedAt == 60)
+        #expect(try await store.device(tokenHash: [2])?.userDisabled == false)
+        try await store.disableUser("ana", now: 70)
+        #expect(try await store.device(tokenHash: [2])?.userDisabled == true)
         await #expect { try await store.revoke("d-nope", now: 60) } throws: { ($0 as? StoreError)?.code == .unknownDevice }
         await store.close()
     }
