@@ -9,6 +9,7 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
     var entries: [Int64: OutboxEntry] = [:]
     var nextSeq: Int64 = 1
     var cursors: [SpaceID: Version] = [:]
+    var bootstraps: [SpaceID: Version] = [:]
 
     public init(device: DeviceID, schema: Schema = .standard) {
         self.schema = schema
@@ -55,9 +56,14 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
     public mutating func updateOutbox(_ entry: OutboxEntry) { entries[entry.seq] = entry }
     public mutating func removeOutbox(seq: Int64) { entries[seq] = nil }
     public func rejectedEntries() -> [OutboxEntry] { ordered.filter(\.isRejected) }
+    public func acknowledgedEntries() -> [OutboxEntry] {
+        ordered.filter { if case .acknowledged = $0.state { true } else { false } }
+    }
     public func pendingCount() -> Int { entries.values.filter { !$0.isRejected && $0.state == .pending }.count }
     public func cursor(of space: SpaceID) -> Version { cursors[space] ?? 0 }
     public mutating func setCursor(_ cursor: Version, of space: SpaceID) { cursors[space] = cursor }
+    public func bootstrapHorizon(of space: SpaceID) -> Version? { bootstraps[space] }
+    public mutating func setBootstrapHorizon(_ horizon: Version?, of space: SpaceID) { bootstraps[space] = horizon }
 
     /// Every record the user can see, with its view.
     public var visibleRecords: [RecordKey: [FieldName: Value]] { records.compactMapValues(\.view) }

@@ -125,19 +125,40 @@ extension ReplicaStorage {
         }
     }
 
-    /// Applies one pulled page and stores its cursor, in one transaction.
+    /// The next pull for `space`, whose horizon (from the last hello) is `horizon`: a bootstrap
+    /// (snapshot) from 0 or one in progress, else an incremental pull after the cursor.
+    public func pullRequest(_ space: SpaceID, horizon: Version, limit: Int) throws -> PullRequest {
+        let cursor = try cursor(of: space)
+        if cursor == 0 { return PullRequest(space: space, after: 0, limit: limit, bootstrap: horizon) }
+        return PullRequest(space: space, after: cursor, limit: limit, bootstrap: try bootstrapHorizon(of: space))
+    }
+
+    /// Whether the device must pull `space` again from 0 before asking: its cursor is older
+    /// than the server keeps, or the space was compacted during its bootstrap.
+    public func mustRebootstrap(_ space: SpaceID, horizon: Version) throws -> Bool {
+        let cursor = try cursor(of: space)
+        guard cursor > 0 else { return false }
+        if let began = try bootstrapHorizon(of: space) { return began != horizon }
+        return cursor < horizon
+    }
+
+    /// Applies one page pulled with `request` and stores its cursor, in one transaction.
+    /// A change with `previousVersion` 0 carries a whole record (a snapshot, or a record new to
+    /// the log) and replaces the device's copy unless that is already as new.
     /// - Throws: `ReplicaGap` when a change does not follow the device's copy of its record.
-    public mutating func applyPage(_ page: PullResponse, physicalMillis: Int64) throws {
+    public mutating func applyPage(_ page: PullResponse, of request: PullRequest, physicalMillis: Int64) throws {
         try inTransaction { s in
             var device = try s.deviceState()
             var clock = HybridLogicalClock(last: device.clock, maxSkewMillis: .max / 2)
             for change in page.changes {
                 var record = try s.record(change.key) ?? LocalRecord(key: change.key)
-                guard record.confirmedVersion == change.previousVersion else {
+                let whole = change.previousVersion == 0
+                if whole && record.confirmedVersion >= change.version { continue }
+                guard whole || record.confirmedVersion == change.previousVersion else {
                     throw ReplicaGap(key: change.key, local: record.confirmedVersion, expected: change.previousVersion)
                 }
                 do {
-                    record.confirmed = try change.apply(to: record.confirmed)
+                    record.confirmed = try change.apply(to: whole ? nil : record.confirmed)
                 } catch {
                     throw ReplicaGap(key: change.key, local: record.confirmedVersion, expected: change.previousVersion)
                 }
@@ -155,6 +176,18 @@ extension ReplicaStorage {
             device.clock = clock.last
             try s.saveDeviceState(device)
             try s.setCursor(page.cursor, of: page.space)
+            if request.bootstrap != nil && !page.hasMore {
+                // The snapshot is complete up to its cursor. A write acknowledged at or below it
+                // whose record never came was deleted and compacted away since: it is done.
+                for entry in try s.acknowledgedEntries() where entry.mutation.key.space == page.space {
+                    if case .acknowledged(let version) = entry.state, version <= page.cursor {
+                        try s.removeOutbox(seq: entry.seq)
+                        try s.rebuildView(entry.mutation.key)
+                    }
+                }
+            }
+            let bootstrapping = request.bootstrap != nil && page.hasMore ? request.bootstrap : nil
+            if try s.bootstrapHorizon(of: page.space) != bootstrapping { try s.setBootstrapHorizon(bootstrapping, of: page.space) }
         }
     }
 
@@ -173,6 +206,7 @@ extension ReplicaStorage {
                 try s.rebuildView(record.key)
             }
             try s.setCursor(0, of: space)
+            try s.setBootstrapHorizon(nil, of: space)
         }
     }
 

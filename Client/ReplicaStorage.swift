@@ -27,6 +27,8 @@ public protocol ReplicaStorage {
     /// Replaces the entry with the same `seq` (its mutation may change: a resend gets a new id).
     mutating func updateOutbox(_ entry: OutboxEntry) throws
     mutating func removeOutbox(seq: Int64) throws
+    /// Entries the server acknowledged that have not come back in a pull yet, oldest first.
+    func acknowledgedEntries() throws -> [OutboxEntry]
     /// Entries the server rejected, oldest first.
     func rejectedEntries() throws -> [OutboxEntry]
     /// How many entries are not yet acknowledged.
@@ -34,4 +36,7 @@ public protocol ReplicaStorage {
 
     func cursor(of space: SpaceID) throws -> Version
     mutating func setCursor(_ cursor: Version, of space: SpaceID) throws
+    /// While the device pulls `space` from scratch: the horizon the bootstrap began at.
+    func bootstrapHorizon(of space: SpaceID) throws -> Version?
+    mutating func setBootstrapHorizon(_ horizon: Version?, of space: SpaceID) throws
 }

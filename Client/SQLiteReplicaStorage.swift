@@ -40,6 +40,10 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
                 tokenize = 'unicode61 remove_diacritics 2'
             );
             """),
+        Migration(version: 2, name: "bootstrap in progress", sql: """
+            -- The horizon a bootstrap (snapshot pull) began at, while one is in progress.
+            ALTER TABLE cursors ADD COLUMN bootstrap INTEGER;
+            """),
     ])
 
     /// Opens (creating if needed) the store at `path`.
@@ -194,6 +198,10 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         try db.run("DELETE FROM outbox WHERE seq = ?", seq)
     }
 
+    public func acknowledgedEntries() throws -> [OutboxEntry] {
+        try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'acknowledged' ORDER BY seq", map: Self.entry)
+    }
+
     public func rejectedEntries() throws -> [OutboxEntry] {
         try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'rejected' ORDER BY seq", map: Self.entry)
     }
@@ -209,7 +217,19 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
     }
 
     public mutating func setCursor(_ cursor: Version, of space: SpaceID) throws {
-        try db.run("INSERT OR REPLACE INTO cursors (space, cursor) VALUES (?, ?)", space.rawValue, cursor)
+        try db.run(
+            "INSERT INTO cursors (space, cursor) VALUES (?, ?) ON CONFLICT (space) DO UPDATE SET cursor = excluded.cursor",
+            space.rawValue, cursor)
+    }
+
+    public func bootstrapHorizon(of space: SpaceID) throws -> Version? {
+        try db.query("SELECT bootstrap FROM cursors WHERE space = ?", space.rawValue) { $0.isNull(at: 0) ? nil : $0.int64(at: 0) }.first ?? nil
+    }
+
+    public mutating func setBootstrapHorizon(_ horizon: Version?, of space: SpaceID) throws {
+        try db.run(
+            "INSERT INTO cursors (space, cursor, bootstrap) VALUES (?, 0, ?) ON CONFLICT (space) DO UPDATE SET bootstrap = excluded.bootstrap",
+            space.rawValue, horizon)
     }
 
     /// Every space with a cursor.

@@ -48,8 +48,7 @@ extension SatchelClient {
 
         p.phase = .pulling
         for space in hello.spaces {
-            let cursor = try storage.cursor(of: space.space)
-            if cursor > 0 && cursor < space.horizon {
+            if try storage.mustRebootstrap(space.space, horizon: space.horizon) {
                 // Older than the server's history: rebuild the space, keeping unsent work.
                 try storage.resetSpace(space.space)
                 report.rebootstrapped.append(space.space)
@@ -60,10 +59,10 @@ extension SatchelClient {
         for space in hello.spaces {
             var resets = 0
             while true {
-                let after = try storage.cursor(of: space.space)
+                let request = try storage.pullRequest(space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize))
                 let page: PullResponse
                 do {
-                    page = try await transport.pull(PullRequest(space: space.space, after: after, limit: min(pageSize, hello.limits.maxPageSize)))
+                    page = try await transport.pull(request)
                 } catch let error as TransportError where error.kind == .cursorExpired && resets == 0 {
                     resets += 1
                     try storage.resetSpace(space.space)
@@ -71,7 +70,7 @@ extension SatchelClient {
                     continue
                 }
                 do {
-                    try storage.applyPage(page, physicalMillis: now())
+                    try storage.applyPage(page, of: request, physicalMillis: now())
                 } catch is ReplicaGap where resets == 0 {
                     resets += 1
                     try storage.resetSpace(space.space)

@@ -153,6 +153,26 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
         }
     }
 
+    /// Compacts the log through `version`: changes at or below it go, so do tombstones no device
+    /// within the horizon still needs, and merge bases older than it. Devices with older
+    /// cursors must bootstrap again from a snapshot.
+    public mutating func compact(through version: Version) {
+        precondition(version <= head, "cannot compact past the head")
+        forgetHistory(before: version)
+        changes.removeAll { $0.version <= horizon }
+        for (key, state) in records where state.deleted && state.version <= horizon {
+            records[key] = nil
+            history[key] = nil
+        }
+    }
+
+    /// Up to `limit` current record states of `space` (tombstones included) with versions after
+    /// `after`, oldest first, as snapshot changes; and whether more remain.
+    public func snapshot(space: SpaceID, after: Version, limit: Int) -> (changes: [Change], hasMore: Bool) {
+        let newer = records.filter { $0.key.space == space && $0.value.version > after }.sorted { $0.value.version < $1.value.version }
+        return (newer.prefix(limit).map { Change(snapshotOf: $0.value, key: $0.key) }, newer.count > limit)
+    }
+
     /// Up to `limit` changes of `space` after version `after`, and whether more remain.
     public func pull(space: SpaceID, after: Version, limit: Int) -> (changes: [Change], hasMore: Bool) {
         var start = changes.partitionPoint { $0.version <= after }

@@ -92,9 +92,19 @@ extension PullRequest: WireCodable {
         space.encode(to: &w)
         w.varint(UInt64(after))
         w.varint(limit)
+        // Added in the same protocol version as an optional tail: absent means an incremental
+        // pull, so requests from clients that predate it still decode.
+        if let bootstrap { w.varint(UInt64(bootstrap) + 1) }
     }
     public init(from r: inout WireReader) throws(FrameError) {
-        self.init(space: try SpaceID(from: &r), after: try r.version(), limit: try r.int())
+        let space = try SpaceID(from: &r), after = try r.version(), limit = try r.int()
+        var bootstrap: Version?
+        if !r.isAtEnd {
+            let raw = try r.varint()
+            guard raw <= UInt64(Int64.max) else { throw r.malformed("bootstrap horizon out of range") }
+            bootstrap = raw == 0 ? nil : Version(raw - 1)
+        }
+        self.init(space: space, after: after, limit: limit, bootstrap: bootstrap)
     }
 }
 

@@ -114,11 +114,17 @@ public struct PullRequest: Hashable, Sendable {
     public var after: Version
     /// At most this many changes (the server may send fewer).
     public var limit: Int
+    /// Set while the device pulls the space from scratch: the space's horizon when that
+    /// bootstrap began. The server then sends each record's current state (a snapshot) instead
+    /// of the change log, and refuses to go on (`cursor_expired`) if the space was compacted
+    /// since, because tombstones the device needs may be gone. Nil for incremental pulls.
+    public var bootstrap: Version?
 
-    public init(space: SpaceID, after: Version, limit: Int) {
+    public init(space: SpaceID, after: Version, limit: Int, bootstrap: Version? = nil) {
         self.space = space
         self.after = after
         self.limit = limit
+        self.bootstrap = bootstrap
     }
 }
 

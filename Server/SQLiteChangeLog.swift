@@ -6,12 +6,21 @@ import SatchelSQLite
 struct SQLiteChangeLog: ChangeLogStorage {
     let db: Database
     let schema: Schema
+    /// When the changes appended now are written (ms), kept for retention.
+    let now: Timestamp
     private var head: Version
 
-    init(db: Database, schema: Schema) throws {
+    init(db: Database, schema: Schema, now: Timestamp = 0) throws {
         self.db = db
         self.schema = schema
-        head = try db.query("SELECT coalesce(max(version), 0) FROM changes") { $0.int64(at: 0) }.first ?? 0
+        self.now = now
+        head = try Self.globalHead(db)
+    }
+
+    /// The last version handed out in any space. Compaction may delete the newest change rows,
+    /// but it raises the space's horizon to them, so the horizon remembers the version.
+    static func globalHead(_ db: Database) throws -> Version {
+        try db.query("SELECT max((SELECT coalesce(max(version), 0) FROM changes), (SELECT coalesce(max(horizon), 0) FROM spaces))") { $0.int64(at: 0) }.first ?? 0
     }
 
     func currentHead() -> Version { head }
@@ -46,7 +55,7 @@ struct SQLiteChangeLog: ChangeLogStorage {
     mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?) throws {
         precondition(change.version == head + 1 && state.version == change.version, "changes must be appended in version order")
         let key = change.key
-        try db.run("INSERT INTO changes (version, space, data) VALUES (?, ?, ?)", change.version, key.space.rawValue, change.wireBytes)
+        try db.run("INSERT INTO changes (version, space, data, at) VALUES (?, ?, ?, ?)", change.version, key.space.rawValue, change.wireBytes, now)
         if let old {
             try db.run(
                 "INSERT OR REPLACE INTO record_history (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",

@@ -90,5 +90,15 @@ extension SQLiteServerStore {
             );
             CREATE INDEX rejections_device ON rejections(device, seq);
             """),
+        Migration(version: 4, name: "retention, snapshots and forced re-bootstraps", sql: """
+            -- When the server wrote each change (ms); retention compacts by it. NULL before v4.
+            ALTER TABLE changes ADD COLUMN at INTEGER;
+            -- Snapshot pulls read current states in version order.
+            CREATE INDEX records_space_version ON records(space, version);
+            CREATE TABLE forced_resets (
+                device TEXT NOT NULL, space TEXT NOT NULL, requested_at INTEGER NOT NULL,
+                PRIMARY KEY (device, space)
+            ) WITHOUT ROWID;
+            """),
     ])
 }

@@ -1,3 +1,4 @@
+import Foundation
 public import SatchelProtocol
 import SatchelSQLite
 
@@ -6,17 +7,25 @@ import SatchelSQLite
 /// serialised, which SQLite requires anyway.
 public actor SQLiteServerStore: ServerStore {
     private var db: Database?
-    private let schema: Schema
+    let schema: Schema
+    /// The database file, for operations that use their own connection (backup).
+    public nonisolated let path: String
+    /// Wall-clock milliseconds, stamped on changes for retention; injected so tests control it.
+    let clock: @Sendable () -> Timestamp
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, schema: Schema = .standard) throws {
+    public init(path: String, schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = SQLiteServerStore.wallClock) throws {
         let db = try Database(configuration: DatabaseConfiguration(path: path, synchronous: .full))
         _ = try Self.migrator.migrate(db)
         self.db = db
         self.schema = schema
+        self.path = path
+        self.clock = clock
     }
 
-    private func database() throws -> Database {
+    @Sendable public static func wallClock() -> Timestamp { Timestamp(Date().timeIntervalSince1970 * 1000) }
+
+    func database() throws -> Database {
         guard let db else { throw StoreError(.closed, "the store is closed") }
         return db
     }
@@ -75,7 +84,7 @@ public actor SQLiteServerStore: ServerStore {
         let db = try database()
         return try db.query(
             """
-            SELECT s.id, coalesce(m.role, 'reader'), s.horizon, (SELECT coalesce(max(version), 0) FROM changes c WHERE c.space = s.id)
+            SELECT s.id, coalesce(m.role, 'reader'), s.horizon, max(s.horizon, (SELECT coalesce(max(version), 0) FROM changes c WHERE c.space = s.id))
             FROM spaces s LEFT JOIN memberships m ON m.space = s.id AND m.user = ?
             WHERE m.user IS NOT NULL OR s.everyone_reads = 1
             ORDER BY s.id
@@ -245,7 +254,7 @@ public actor SQLiteServerStore: ServerStore {
     private func apply(_ mutations: [Mutation], asOperator: Bool) throws -> [MutationResult] {
         let db = try database()
         return try db.transaction(.immediate) {
-            var log = try SQLiteChangeLog(db: db, schema: schema)
+            var log = try SQLiteChangeLog(db: db, schema: schema, now: clock())
             return try mutations.map { asOperator ? try log.applyOperatorWrite($0) : try log.applyMutation($0) }
         }
     }
@@ -261,12 +270,16 @@ public actor SQLiteServerStore: ServerStore {
             let hasMore = rows.count > limit
             if hasMore { rows.removeLast() }
             let head = try headVersion(space, db)
-            return EncodedPage(encodedChanges: rows.map(\.1), cursor: rows.last?.0 ?? max(after, 0), hasMore: hasMore, head: head)
+            // The last page ends at the head: no change of the space lies between its last row and it.
+            return EncodedPage(encodedChanges: rows.map(\.1), cursor: hasMore ? rows.last!.0 : max(head, after), hasMore: hasMore, head: head)
         }
     }
 
-    private func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
-        try db.query("SELECT coalesce(max(version), 0) FROM changes WHERE space = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
+    func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
+        try db.query(
+            "SELECT max((SELECT coalesce(max(version), 0) FROM changes WHERE space = ?1), (SELECT coalesce(max(horizon), 0) FROM spaces WHERE id = ?1))",
+            space.rawValue
+        ) { $0.int64(at: 0) }.first ?? 0
     }
 
     public func head(of space: SpaceID) throws -> (head: Version, horizon: Version) {

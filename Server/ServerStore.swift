@@ -132,8 +132,52 @@ public protocol ServerStore: Sendable {
     /// Every record of a collection in a space (tombstones included).
     func records(in space: SpaceID, collection: CollectionName) async throws -> [RecordKey: RecordState]
 
+    // Retention and operations.
+    /// Current record states of `space` (tombstones included) with versions after `after`,
+    /// oldest first, encoded as snapshot changes: what a bootstrap pulls.
+    func snapshot(space: SpaceID, after: Version, limit: Int) async throws -> EncodedPage
+    /// The newest version of `space` written before `cutoff` (0 if none): how far retention
+    /// lets `compact` go.
+    func version(of space: SpaceID, writtenBefore cutoff: Timestamp) async throws -> Version
+    /// Drops the changes of `space` at or below `version`, tombstones at or below it, and merge
+    /// bases no later mutation can need, then raises the space's horizon to `version`. With
+    /// `dryRun` it reports the same counts and changes nothing.
+    func compact(_ space: SpaceID, through version: Version, dryRun: Bool) async throws -> CompactionReport
+    /// Makes the device pull `space` again from the start on its next sync (keeping unsent work).
+    func requestReset(device: DeviceID, space: SpaceID, now: Timestamp) async throws
+    /// Whether an operator asked the device to pull `space` again; `clear` withdraws the request
+    /// (the device has started over).
+    func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) async throws -> Bool
+    /// Writes a consistent copy of the whole store to `path` (which must not exist) while the
+    /// store keeps serving.
+    func backup(to path: String) async throws
+    /// The store's size on disk, in bytes.
+    func sizeOnDisk() async throws -> Int64
+
     /// Closes the store; later calls fail.
     func close() async
+}
+
+/// What `compact` dropped (or would drop, in a dry run).
+public struct CompactionReport: Codable, Hashable, Sendable {
+    public var space: String
+    /// The horizon before and after: cursors below `horizon` must bootstrap again.
+    public var previousHorizon: Int64
+    public var horizon: Int64
+    public var changes: Int
+    public var tombstones: Int
+    public var history: Int
+    public var dryRun: Bool
+
+    public init(space: String, previousHorizon: Int64, horizon: Int64, changes: Int, tombstones: Int, history: Int, dryRun: Bool) {
+        self.space = space
+        self.previousHorizon = previousHorizon
+        self.horizon = horizon
+        self.changes = changes
+        self.tombstones = tombstones
+        self.history = history
+        self.dryRun = dryRun
+    }
 }
 
 /// A store failure a person can act on; `code` is stable and mapped to HTTP at the server edge.
@@ -150,6 +194,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let enrollmentExpired = Code(rawValue: "enrollment_expired")
         public static let enrollmentUsed = Code(rawValue: "enrollment_used")
         public static let closed = Code(rawValue: "store_closed")
+        public static let backupFailed = Code(rawValue: "backup_failed")
+        public static let beyondHead = Code(rawValue: "beyond_head")
     }
 
     public let code: Code

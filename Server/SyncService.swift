@@ -158,13 +158,18 @@ public final class SyncService: Sendable {
         guard let space = spaces.first(where: { $0.space == request.space }) else {
             throw APIError(status: 403, code: "space_forbidden", "user '\(device.user)' is not a member of space '\(request.space)'")
         }
-        if request.after > 0 && request.after < space.horizon {
-            throw APIError(
-                status: 410, code: "cursor_expired",
-                "space '\(request.space)' keeps history only from version \(space.horizon); re-bootstrap it by pulling after 0")
-        }
         let limit = min(max(1, request.limit), limits.maxPageSize)
-        let page = try await store.pull(space: request.space, after: request.after, limit: limit)
+        // Starting over from 0 answers an operator's request to re-bootstrap.
+        let resetRequested = try await store.resetRequested(device: device.id, space: request.space, clear: request.after == 0)
+        let page: EncodedPage
+        switch PullPlan.plan(request, horizon: space.horizon, resetRequested: resetRequested) {
+        case .expired(let message):
+            throw APIError(status: 410, code: "cursor_expired", message)
+        case .snapshot:
+            page = try await store.snapshot(space: request.space, after: request.after, limit: limit)
+        case .log:
+            page = try await store.pull(space: request.space, after: request.after, limit: limit)
+        }
         try await store.recordPull(device: device.id, space: request.space, cursor: page.cursor, now: now())
         return PullResponse.encodePayload(space: request.space, encodedChanges: page.encodedChanges, cursor: page.cursor, hasMore: page.hasMore, head: page.head)
     }

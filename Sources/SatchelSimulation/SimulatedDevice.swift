@@ -20,9 +20,8 @@ struct SimulatedDevice: Sendable {
     var phase: Phase = .idle
     /// The number of the last exchange it started.
     var exchange = 0
-    /// Re-bootstrapping after `cursor_expired`: pull in pages of the server's maximum size until
-    /// caught up (see `SimulationConfiguration.largeBootstrapPages`).
-    var rebootstrapping = false
+    /// The pull it waits on an answer to (the page is applied as an answer to it).
+    var pullRequest: PullRequest?
     /// Re-bootstraps during the current sync, after gaps and after `cursor_expired`; a device
     /// that keeps needing them gives up the sync.
     var gapResetsInSync = 0

@@ -34,16 +34,19 @@ struct SimulatedServer: Sendable {
             return .pushResponse(PushResponse(results: results, clock: clock.now(physicalMillis: physicalMillis)))
 
         case .pullRequest(let pull):
-            if pull.after > 0 && pull.after < log.horizon {
-                return .error(ErrorResponse(
-                    code: "cursor_expired",
-                    message: "cursor \(pull.after) is older than the server's history (\(log.horizon)); pull the space again from 0"))
-            }
             let limit = min(max(pull.limit, 1), limits.maxPageSize)
-            let page = log.pull(space: pull.space, after: pull.after, limit: limit)
-            return .pullResponse(PullResponse(
-                space: pull.space, changes: page.changes, cursor: page.changes.last?.version ?? pull.after,
-                hasMore: page.hasMore, head: log.head))
+            let page: (changes: [Change], hasMore: Bool)
+            switch PullPlan.plan(pull, horizon: log.horizon, resetRequested: false) {
+            case .expired(let message):
+                return .error(ErrorResponse(code: "cursor_expired", message: message))
+            case .snapshot:
+                page = log.snapshot(space: pull.space, after: pull.after, limit: limit)
+            case .log:
+                page = log.pull(space: pull.space, after: pull.after, limit: limit)
+            }
+            // The last page ends at the head: every record up to it has been sent.
+            let cursor = page.hasMore ? page.changes.last!.version : max(log.head, pull.after)
+            return .pullResponse(PullResponse(space: pull.space, changes: page.changes, cursor: cursor, hasMore: page.hasMore, head: log.head))
 
         default:
             return .error(ErrorResponse(code: "wrong_message", message: "the simulated server takes push and pull requests only"))

@@ -61,14 +61,20 @@ extension Simulation {
 
     /// Pulls the next page after the device's cursor.
     mutating func pull(_ d: Int) {
-        let after = devices[d].replica.cursor(of: Self.space)
         guard let exchange = beginExchange(d) else { return }
         report.pulls += 1
         devices[d].phase = .pulling(exchange: exchange)
-        let small = rng.int(1...8)
-        let limit = devices[d].rebootstrapping && configuration.largeBootstrapPages ? server.limits.maxPageSize : small
-        trace("dev-\(d) pulls #\(exchange) after \(after) limit \(limit)")
-        send(.pullRequest(PullRequest(space: Self.space, after: after, limit: limit)), device: d, exchange: exchange, toServer: true)
+        let request: PullRequest
+        do {
+            // The horizon as the device's last hello would have told it.
+            request = try devices[d].replica.pullRequest(Self.space, horizon: server.log.horizon, limit: rng.int(1...8))
+        } catch {
+            devices[d].phase = .idle
+            return problem("client", "dev-\(d) pullRequest threw \(error)")
+        }
+        devices[d].pullRequest = request
+        trace("dev-\(d) pulls #\(exchange) after \(request.after) limit \(request.limit)\(request.bootstrap.map { " bootstrap at horizon \($0)" } ?? "")")
+        send(.pullRequest(request), device: d, exchange: exchange, toServer: true)
     }
 
     /// Device `d` forgets what the server confirmed and pulls the space from 0 — unless that
@@ -118,14 +124,13 @@ extension Simulation {
                 return
             }
             do {
-                try devices[d].replica.applyPage(page, physicalMillis: deviceTime(d))
+                try devices[d].replica.applyPage(page, of: devices[d].pullRequest!, physicalMillis: deviceTime(d))
                 devices[d].pulledSinceReset += page.changes.count
                 for change in page.changes { devices[d].latestClock = max(devices[d].latestClock, change.clock) }
                 if page.hasMore {
                     pull(d)
                 } else {
                     devices[d].phase = .idle
-                    devices[d].rebootstrapping = false
                     trace("dev-\(d) is up to date at \(page.cursor)")
                 }
             } catch let gap as ReplicaGap {
@@ -143,7 +148,6 @@ extension Simulation {
             guard phase == .pushing(exchange: exchange) || phase == .pulling(exchange: exchange) else { return }
             if error.code == "cursor_expired", phase == .pulling(exchange: exchange) {
                 report.cursorExpired += 1
-                devices[d].rebootstrapping = true
                 resetAndPull(d, gap: false, because: "cursor_expired")
             } else {
                 devices[d].phase = .idle

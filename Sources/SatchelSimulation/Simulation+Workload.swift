@@ -187,12 +187,13 @@ extension Simulation {
         }
     }
 
-    /// The server forgets merge bases (and so serves older cursors only as `cursor_expired`).
+    /// The server compacts its log: changes, tombstones and merge bases through a recent version
+    /// go, and older cursors get `cursor_expired`.
     mutating func compact() {
         guard configuration.compaction, server.log.head > 0 else { return }
-        let before = max(1, server.log.head - rng.millis(0...20))
-        server.log.forgetHistory(before: before)
+        let through = max(server.log.horizon, server.log.head - rng.millis(0...20))
+        server.log.compact(through: through)
         report.compactions += 1
-        trace("server forgets merge bases before \(before)")
+        trace("server compacts through \(through)")
     }
 }

@@ -18,13 +18,10 @@ public struct SimulationConfiguration: Hashable, Sendable {
     /// How far a device's physical clock may be off the server's, in some seeds (the others
     /// stay within 2 s). Under the server's 5-minute skew limit, so no write is refused for it.
     public var maxClockSkewMillis: Int64 = 240_000
-    /// Whether the server forgets merge bases now and then (`ChangeLog.forgetHistory`) and then
-    /// answers older cursors with `cursor_expired`, so devices re-bootstrap with unsent writes.
+    /// Whether the server compacts its log now and then (`ChangeLog.compact(through:)`): older
+    /// cursors get `cursor_expired`, and devices bootstrap again from a snapshot, in pages as
+    /// small as any other, keeping their unsent writes.
     public var compaction = true
-    /// After `cursor_expired`, re-bootstrap with pages of the server's maximum size. With small
-    /// pages a device can never get past the horizon: the second page's cursor is again below
-    /// it, so the server answers `cursor_expired` again, forever (see the report on that livelock).
-    public var largeBootstrapPages = true
     /// Bodies sometimes hold the same accented word composed (NFC, "café") and decomposed (NFD,
     /// "cafe" + U+0301). Swift's `String ==` calls them equal; their bytes, checksums and text
     /// diffs differ. Off: only composed text.

@@ -121,7 +121,7 @@ import Testing
     @Test func malformedPayloadsAreRefused() {
         func frame(_ payload: [UInt8], type: UInt8 = 5) -> [UInt8] { Frame.encode(payload: payload, type: type, compression: .none) }
         // Trailing bytes after a valid pull request.
-        Self.expectError(.malformed, frame(PullRequest(space: "s", after: 1, limit: 5).wireBytes + [0]))
+        Self.expectError(.malformed, frame(PullRequest(space: "s", after: 1, limit: 5, bootstrap: 3).wireBytes + [0]))
         // A string that is not UTF-8.
         Self.expectError(.malformed, frame([2, 0xC3, 0x28, 1, 5]))
         // An id with characters ids may not have.
