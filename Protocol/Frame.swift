@@ -100,6 +100,13 @@ public enum Frame {
         return out
     }
 
+    /// The payload size a frame's header declares (before compression), or nil for a frame too
+    /// short to have a header. For accounting only: nothing is verified.
+    public static func declaredPayloadSize(_ frame: [UInt8]) -> Int? {
+        guard frame.count >= headerSize else { return nil }
+        return frame[5..<9].reduce(0) { $0 << 8 | Int($1) }
+    }
+
     /// Decodes a frame, refusing anything whose payload would exceed `maxPayloadBytes`
     /// before any memory is spent on it.
     public static func decode(_ frame: [UInt8], maxPayloadBytes: Int) throws(FrameError) -> Message {

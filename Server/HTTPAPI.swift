@@ -15,6 +15,7 @@ public enum HTTPAPI {
     public static func router(service: SyncService) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(LogRequestsMiddleware(.info))
+        router.middlewares.add(RequestMiddleware(metrics: service.metrics))
 
         router.get("/v1/health") { _, _ in "ok\n" }
         router.get("/v1/ready") { _, _ -> Response in
@@ -39,7 +40,7 @@ public enum HTTPAPI {
         }
 
         router.post("/v1/hello") { request, _ -> Response in
-            await respondFrame(request) {
+            await respondFrame(request, service) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
                 guard case .helloRequest(let hello) = try await decode(request, service: service) else { throw wrongMessage("HelloRequest") }
                 return Frame.encode(.helloResponse(try await service.hello(hello, device: device)))
@@ -47,7 +48,7 @@ public enum HTTPAPI {
         }
 
         router.post("/v1/push") { request, _ -> Response in
-            await respondFrame(request) {
+            await respondFrame(request, service) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
                 guard case .pushRequest(let push) = try await decode(request, service: service) else { throw wrongMessage("PushRequest") }
                 return Frame.encode(.pushResponse(try await service.push(push, device: device)))
@@ -55,7 +56,7 @@ public enum HTTPAPI {
         }
 
         router.post("/v1/pull") { request, _ -> Response in
-            await respondFrame(request) {
+            await respondFrame(request, service) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
                 guard case .pullRequest(let pull) = try await decode(request, service: service) else { throw wrongMessage("PullRequest") }
                 return Frame.encode(payload: try await service.pull(pull, device: device), type: 6)
@@ -99,6 +100,69 @@ public enum HTTPAPI {
             await handle(request) { try await admin.disable(try UserID(context.parameters.get("id") ?? "")) }
         }
         router.get("/v1/admin/spaces") { request, _ in await handle(request) { try await admin.spaces() } }
+        @Sendable func spaceID(_ context: BasicRequestContext) throws -> SpaceID {
+            try SpaceID(context.parameters.get("id") ?? "")
+        }
+        router.post("/v1/admin/compact") { request, _ in
+            await handle(request) {
+                let q = request.uri.queryParameters
+                let space = try q.get("space").map { try SpaceID($0) }
+                guard let olderThan = Int64(q.get("older-than-ms") ?? "0"), olderThan >= 0 else {
+                    throw APIError(status: 400, code: "malformed_request", "older-than-ms must be a whole number of milliseconds")
+                }
+                return try await admin.compact(space: space, olderThan: olderThan, dryRun: q.get("dry-run") == "true")
+            }
+        }
+        router.post("/v1/admin/devices/:id/rebootstrap") { request, context in
+            await handle(request) {
+                guard let space = request.uri.queryParameters.get("space") else {
+                    throw APIError(status: 400, code: "malformed_request", "name the space: ?space=NAME")
+                }
+                return try await admin.rebootstrap(try deviceID(context), space: try SpaceID(space))
+            }
+        }
+        router.get("/v1/admin/spaces/:id/export") { request, context in
+            await handle(request) { try await admin.export(try spaceID(context)) }
+        }
+        router.post("/v1/admin/backup") { request, _ -> Response in
+            do {
+                _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
+                return try await backupResponse(service)
+            } catch {
+                let api = apiError(error)
+                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+            }
+        }
+        router.get("/metrics") { request, _ -> Response in
+            do {
+                _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
+                service.metrics.gauges(liveConnections: service.live.connectionCount, storeBytes: try await service.store.sizeOnDisk())
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: ByteBuffer(string: service.metrics.render())))
+            } catch {
+                let api = apiError(error)
+                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+            }
+        }
+    }
+
+    /// A consistent copy of the store, made into a temporary file while the server keeps serving,
+    /// then streamed in 1 MiB chunks (memory stays flat whatever the store's size) and removed.
+    static func backupResponse(_ service: SyncService) async throws -> Response {
+        let path = NSTemporaryDirectory() + "satchel-backup-\(UInt64.random(in: 0 ... .max)).sqlite"
+        try await service.store.backup(to: path)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let body = ResponseBody(contentLength: size) { writer in
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                try await writer.write(ByteBuffer(bytes: chunk))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/vnd.sqlite3"], body: body)
     }
 
     static func wrongMessage(_ expected: String) -> APIError {
@@ -116,6 +180,7 @@ public enum HTTPAPI {
 
     static func decode(_ request: Request, service: SyncService) async throws -> Message {
         let body = try await collect(request, limit: service.limits.maxRequestBytes)
+        service.metrics.frame(direction: "in", sent: body.count, raw: Frame.declaredPayloadSize(body) ?? body.count)
         do {
             return try Frame.decode(body, maxPayloadBytes: service.limits.maxPayloadBytes)
         } catch {
@@ -126,9 +191,10 @@ public enum HTTPAPI {
 
     /// Runs a handler that produces a frame; errors become ErrorResponse frames, or JSON when
     /// the client asked for it with `Accept: application/json` (handy with curl).
-    static func respondFrame(_ request: Request, _ body: () async throws -> [UInt8]) async -> Response {
+    static func respondFrame(_ request: Request, _ service: SyncService, _ body: () async throws -> [UInt8]) async -> Response {
         do {
             let frame = try await body()
+            service.metrics.frame(direction: "out", sent: frame.count, raw: Frame.declaredPayloadSize(frame) ?? frame.count)
             return Response(status: .ok, headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
         } catch {
             let api = apiError(error)

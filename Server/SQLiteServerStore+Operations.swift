@@ -89,6 +89,15 @@ extension SQLiteServerStore {
         }
     }
 
+    /// Asks every device to pull every space again (after a restore); returns how many devices.
+    func requestResetEverywhere(now: Timestamp) throws -> Int {
+        let db = try database()
+        return try db.transaction {
+            try db.run("INSERT OR REPLACE INTO forced_resets (device, space, requested_at) SELECT d.id, s.id, ? FROM devices d, spaces s", now)
+            return try db.query("SELECT count(*) FROM devices") { $0.int(at: 0) }[0]
+        }
+    }
+
     public func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) throws -> Bool {
         let db = try database()
         if clear {

@@ -37,6 +37,9 @@ public enum SatchelServerApp {
 
     /// Runs until a shutdown signal. `onRunning` gets the bound port (useful with port 0).
     public static func run(_ configuration: ServerConfiguration, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // One server per data directory; `restore` takes the same lock.
+        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        defer { withExtendedLifetime(lock) {} }
         let store = try openStore(configuration)
         let service = SyncService(store: store, limits: configuration.limits, logger: logger, now: { Timestamp(Date().timeIntervalSince1970 * 1000) })
         let app = Application(

@@ -196,6 +196,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let closed = Code(rawValue: "store_closed")
         public static let backupFailed = Code(rawValue: "backup_failed")
         public static let beyondHead = Code(rawValue: "beyond_head")
+        public static let dataDirectoryBusy = Code(rawValue: "data_directory_busy")
+        public static let restoreRefused = Code(rawValue: "restore_refused")
     }
 
     public let code: Code

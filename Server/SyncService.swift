@@ -9,13 +9,15 @@ public final class SyncService: Sendable {
     public let limits: Limits
     public let live: LiveHub
     public let serverName: String
+    public let metrics: ServerMetrics
     let logger: Logger
     let clock: Mutex<HybridLogicalClock>
     /// Physical time in milliseconds; injected so tests control it.
     let now: @Sendable () -> Timestamp
 
-    public init(store: any ServerStore, limits: Limits = .default, live: LiveHub = LiveHub(), serverName: String = "satchel-server/0.1.0", logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+    public init(store: any ServerStore, limits: Limits = .default, live: LiveHub = LiveHub(), metrics: ServerMetrics = ServerMetrics(), serverName: String = "satchel-server/0.1.0", logger: Logger, now: @escaping @Sendable () -> Timestamp) {
         self.store = store
+        self.metrics = metrics
         self.limits = limits
         self.live = live
         self.serverName = serverName
@@ -117,6 +119,7 @@ public final class SyncService: Sendable {
             for (slot, result) in zip(accepted, stored) { results[slot.index] = result }
         }
         let final = results.map { $0! }
+        metrics.mutations(final)
         let refused = final.filter { $0.status == .rejected }
         if !refused.isEmpty { try await store.recordRejections(refused, device: device.id, now: physical) }
         let response = clock.withLock { clock -> PushResponse in

@@ -17,12 +17,7 @@ struct TargetOptions: ParsableArguments {
     /// Calls the admin API and decodes its JSON answer.
     func remote<T: Decodable>(_ method: String, _ path: String, as: T.Type) async throws -> T {
         guard let server else { preconditionFailure("remote() without --server") }
-        guard let token = token ?? ProcessInfo.processInfo.environment["SATCHEL_OPERATOR_TOKEN"] else {
-            throw ValidationError("--server needs an operator token: pass --token or set SATCHEL_OPERATOR_TOKEN (make one with `satchel-server operator-token create`)")
-        }
-        var request = HTTPClientRequest(url: (server.hasSuffix("/") ? String(server.dropLast()) : server) + path)
-        request.method = method == "POST" ? .POST : .GET
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let request = try authorizedRequest(method, path)
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
@@ -38,6 +33,17 @@ struct TargetOptions: ParsableArguments {
             fail(message)
         }
         return try JSONDecoder().decode(T.self, from: data)
+    }
+
+    func authorizedRequest(_ method: String, _ path: String) throws -> HTTPClientRequest {
+        guard let server else { preconditionFailure("a remote call without --server") }
+        guard let token = token ?? ProcessInfo.processInfo.environment["SATCHEL_OPERATOR_TOKEN"] else {
+            throw ValidationError("--server needs an operator token: pass --token or set SATCHEL_OPERATOR_TOKEN (make one with `satchel-server operator-token create`)")
+        }
+        var request = HTTPClientRequest(url: (server.hasSuffix("/") ? String(server.dropLast()) : server) + path)
+        request.method = method == "POST" ? .POST : .GET
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        return request
     }
 }
 
@@ -68,7 +74,7 @@ func table(_ rows: [[String]]) -> String {
 
 struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "device", abstract: "See and revoke devices.", subcommands: [List.self, Show.self, Revoke.self])
+        commandName: "device", abstract: "See and revoke devices.", subcommands: [List.self, Show.self, Revoke.self, Rebootstrap.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

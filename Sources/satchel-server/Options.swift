@@ -58,8 +58,8 @@ func emit(_ options: CommonOptions, text: String, json: [String: Any]) {
 func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
 /// Parses durations like "90s", "30m", "24h", "7d".
-func parseDuration(_ s: String) throws -> Int64 {
-    guard let unit = s.last, let n = Int64(s.dropLast()), n > 0 else {
+func parseDuration(_ s: String, allowZero: Bool = false) throws -> Int64 {
+    guard let unit = s.last, let n = Int64(s.dropLast()), n > 0 || (allowZero && n == 0) else {
         throw ValidationError("cannot read duration '\(s)'; use a number and a unit, like 30m, 24h or 7d")
     }
     switch unit {

@@ -18,7 +18,10 @@ struct SatchelServerCommand: AsyncParsableCommand {
               satchel-server enroll --user ana --device ana-laptop --expires 24h
               satchel-server briefing load Data/china-briefing.json
               satchel-server device list --server https://sync.example.org --token sop_…
+              satchel-server compact --dry-run
+              satchel-server backup nightly.sqlite
+              satchel-server export --space mission-cn-2026 > mission.json
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self, BriefingCommand.self, DeviceCommand.self, OperatorTokenCommand.self])
+        subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self, BriefingCommand.self, DeviceCommand.self, OperatorTokenCommand.self, Compact.self, Backup.self, Restore.self, Export.self])
 }
