@@ -121,20 +121,22 @@ struct ClientWorld {
         try await ana.sync()
         try await bob.sync()
         let early = try await ana.createNote(space: "mission", title: "early")
+        let doomed = try await ana.createNote(space: "mission", title: "deleted while Bob is away")
         try await ana.sync()
         try await bob.sync()
-        // Bob goes offline and writes; meanwhile Ana writes a lot, and the server forgets
-        // history before her last write (what compaction does).
+        // Bob goes offline and writes; meanwhile Ana writes a lot and deletes a note, and the
+        // operator compacts away all history (the running server's data directory, locally).
         let offline = try await bob.createNote(space: "mission", title: "written offline by Bob")
         try await bob.updateNote(early, body: "Bob's addition while offline")
         for i in 0..<5 { _ = try await ana.createNote(space: "mission", title: "ana \(i)") }
+        try await ana.deleteNote(doomed)
         try await ana.sync()
-        let db = try Database(path: (world.data as NSString).appendingPathComponent("satchel.sqlite"))
-        try db.run("UPDATE spaces SET horizon = (SELECT max(version) FROM changes) WHERE id = 'mission'")
-        db.close()
+        let compacted = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["compact", "--older-than", "0s", "--data", world.data, "--json"]).utf8)) as! [[String: Any]]
+        #expect(compacted.first { $0["space"] as? String == "mission" }?["tombstones"] as? Int == 1)
 
         let report = try await bob.sync()
         #expect(report.rebootstrapped.contains("mission"))
+        #expect(try await bob.record(doomed)?.view == nil, "a note deleted and compacted away came back")
         try await ana.sync()
         let anaNotes = Set(try await ana.notes(space: "mission").map(\.key))
         let bobNotes = Set(try await bob.notes(space: "mission").map(\.key))
@@ -143,6 +145,15 @@ struct ClientWorld {
         #expect(anaNotes.count == 7)
         #expect(try await ana.record(early)?.view?["body"] == .text("Bob's addition while offline"))
         #expect(try await bob.status().pending == 0)
+
+        // An operator makes Bob's device pull the space again: his new offline note survives.
+        let again = try await bob.createNote(space: "mission", title: "written before the operator's request")
+        _ = try ServerProcess.run(["device", "rebootstrap", try await bob.status().device!.rawValue, "--space", "mission", "--data", world.data])
+        let forced = try await bob.sync()
+        #expect(forced.rebootstrapped == ["mission"])
+        try await ana.sync()
+        #expect(try await ana.record(again)?.view?["title"] == .string("written before the operator's request"))
+        #expect(Set(try await bob.notes(space: "mission").map(\.key)) == Set(try await ana.notes(space: "mission").map(\.key)))
     }
 
     @Test func liveModeSyncsWhenTheServerAnnouncesAChange() async throws {
