@@ -118,6 +118,18 @@ import Testing
         Self.expectError(.tooLarge, honest, max: 16 << 20)
     }
 
+    @Test func pullRequestsCarryTheirBootstrapHorizonAndOldOnesStillDecode() throws {
+        for bootstrap in [nil, 0, 7] as [Version?] {
+            let request = PullRequest(space: "s", after: 3, limit: 5, bootstrap: bootstrap)
+            #expect(try PullRequest(wireBytes: request.wireBytes) == request)
+        }
+        // A request from a client that predates the field: incremental.
+        let old = PullRequest(space: "s", after: 3, limit: 5).wireBytes
+        #expect(try PullRequest(wireBytes: old).bootstrap == nil)
+        #expect(try PullRequest(wireBytes: old + [0]).bootstrap == nil)
+        #expect(try PullRequest(wireBytes: old + [8]).bootstrap == 7)
+    }
+
     @Test func malformedPayloadsAreRefused() {
         func frame(_ payload: [UInt8], type: UInt8 = 5) -> [UInt8] { Frame.encode(payload: payload, type: type, compression: .none) }
         // Trailing bytes after a valid pull request.
