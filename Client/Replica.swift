@@ -105,8 +105,23 @@ extension ReplicaStorage {
                     case .merged: summary.merged += 1
                     default: summary.conflicts += 1
                     }
-                    let confirmed = try s.record(entry.mutation.key)?.confirmedVersion ?? 0
+                    let record = try s.record(entry.mutation.key)
+                    let confirmed = record?.confirmedVersion ?? 0
                     if result.version == 0 || result.version <= confirmed {
+                        try s.removeOutbox(seq: entry.seq)
+                    } else if result.status == .applied, var record, entry.mutation.operation != .create,
+                        record.confirmed != nil, confirmed > 0, confirmed == entry.mutation.baseVersion,
+                        try s.outbox(for: record.key).first?.seq == entry.seq,
+                        try s.cursor(of: record.key.space) > 0, try s.bootstrapHorizon(of: record.key.space) == nil {
+                        // A patch or delete applied as written on exactly the live state the
+                        // device holds, with no earlier write of its own in between: the server's
+                        // record is what the device computes, so it is confirmed now and the
+                        // change is not applied again when pulled. Not for creates (the id may
+                        // hold a tombstone whose fields a create revives) nor during a bootstrap
+                        // (a snapshot does not bring back records deleted and compacted since).
+                        record.confirmed = Self.replay(entry, on: record.confirmed)
+                        record.confirmedVersion = result.version
+                        try s.saveRecord(record)
                         try s.removeOutbox(seq: entry.seq)
                     } else {
                         entry.state = .acknowledged(version: result.version)
@@ -152,8 +167,10 @@ extension ReplicaStorage {
             var clock = HybridLogicalClock(last: device.clock, maxSkewMillis: .max / 2)
             for change in page.changes {
                 var record = try s.record(change.key) ?? LocalRecord(key: change.key)
+                // Already as new: the device's own write confirmed when acknowledged, or a
+                // record a snapshot sent before it changed again.
+                if record.confirmedVersion >= change.version { continue }
                 let whole = change.previousVersion == 0
-                if whole && record.confirmedVersion >= change.version { continue }
                 guard whole || record.confirmedVersion == change.previousVersion else {
                     throw ReplicaGap(key: change.key, local: record.confirmedVersion, expected: change.previousVersion)
                 }
@@ -211,31 +228,36 @@ extension ReplicaStorage {
     }
 
     /// Recomputes what the user sees: the confirmed values with the device's own unconfirmed
-    /// writes replayed in order (texts as written, set deltas on the current set).
+    /// writes replayed in order (texts as written, set deltas on the current set). Stores the
+    /// record (and re-indexes it) only when the view changed.
     mutating func rebuildView(_ key: RecordKey) throws {
         guard var record = try record(key) else { return }
         var view = record.confirmed
-        for entry in try outbox(for: key) {
-            let m = entry.mutation
-            switch m.operation {
-            case .delete:
-                view = nil
-            case .create, .patch:
-                // A patch of a record deleted meanwhile revives it on the server (edit wins); the
-                // revived record arrives with the next pull.
-                if m.operation == .patch && view == nil { continue }
-                var v = view ?? [:]
-                for (name, change) in m.changes {
-                    switch change {
-                    case .set(let value): v[name] = value
-                    case .textDiff: v[name] = entry.texts[name].map(Value.text) ?? v[name]
-                    case .setDelta(let add, let remove): v[name] = Merge.applyDelta(to: v[name] ?? .null, add: add, remove: remove)
-                    }
-                }
-                view = v
-            }
-        }
+        for entry in try outbox(for: key) { view = Self.replay(entry, on: view) }
+        guard view != record.view else { return }
         record.view = view
         try saveRecord(record)
+    }
+
+    /// The values after the device's own write `entry`, replayed on `view`.
+    static func replay(_ entry: OutboxEntry, on view: [FieldName: Value]?) -> [FieldName: Value]? {
+        let m = entry.mutation
+        switch m.operation {
+        case .delete:
+            return nil
+        case .create, .patch:
+            // A patch of a record deleted meanwhile revives it on the server (edit wins); the
+            // revived record arrives with the next pull.
+            if m.operation == .patch && view == nil { return nil }
+            var v = view ?? [:]
+            for (name, change) in m.changes {
+                switch change {
+                case .set(let value): v[name] = value
+                case .textDiff: v[name] = entry.texts[name].map(Value.text) ?? v[name]
+                case .setDelta(let add, let remove): v[name] = Merge.applyDelta(to: v[name] ?? .null, add: add, remove: remove)
+                }
+            }
+            return v
+        }
     }
 }

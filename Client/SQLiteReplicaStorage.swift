@@ -109,18 +109,26 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
 
     public mutating func saveRecord(_ record: LocalRecord) throws {
         let k = record.key
-        try db.run(
-            """
-            INSERT INTO records (space, collection, record, confirmed_version, confirmed, view) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (space, collection, record) DO UPDATE SET
-                confirmed_version = excluded.confirmed_version, confirmed = excluded.confirmed, view = excluded.view
-            """,
-            k.space.rawValue, k.collection.rawValue, k.record.rawValue, record.confirmedVersion,
-            record.confirmed.map(FieldValues.encode), record.view.map(FieldValues.encode))
-        let id = try db.query(
-            "SELECT id FROM records WHERE space = ? AND collection = ? AND record = ?",
+        let view = record.view.map(FieldValues.encode)
+        let old = try db.query(
+            "SELECT id, view FROM records WHERE space = ? AND collection = ? AND record = ?",
             k.space.rawValue, k.collection.rawValue, k.record.rawValue
-        ) { $0.int64(at: 0) }[0]
+        ) { ($0.int64(at: 0), $0.isNull(at: 1) ? nil : $0.blob(at: 1)) }.first
+        let id: Int64
+        if let old {
+            id = old.0
+            try db.run(
+                "UPDATE records SET confirmed_version = ?, confirmed = ?, view = ? WHERE id = ?",
+                record.confirmedVersion, record.confirmed.map(FieldValues.encode), view, id)
+            // The full-text row follows the view; most saves (confirmations) leave it alone.
+            if old.1 == view { return }
+        } else {
+            id = try db.query(
+                "INSERT INTO records (space, collection, record, confirmed_version, confirmed, view) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                k.space.rawValue, k.collection.rawValue, k.record.rawValue, record.confirmedVersion,
+                record.confirmed.map(FieldValues.encode), view
+            ) { $0.int64(at: 0) }[0]
+        }
         try SearchIndex.update(db, rowid: id, key: k, view: record.view)
     }
 

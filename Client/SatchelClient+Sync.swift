@@ -8,9 +8,14 @@ extension SatchelClient {
     public func sync(pageSize: Int = 500, progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncReport {
         let transport = try transport()
         do {
-            let report = try await sync(transport, pageSize: pageSize, progress: progress)
-            try storage.setMetaString("last_success", String(now()))
-            try storage.setMetaString("last_error", nil)
+            let (report, spaces) = try await sync(transport, pageSize: pageSize, progress: progress)
+            // One durable write to end the sync: the spaces with their new heads, the time.
+            let finished = now()
+            try storage.inTransaction { s in
+                try s.setMeta("spaces", Self.encode(spaces))
+                try s.setMetaString("last_success", String(finished))
+                try s.setMetaString("last_error", nil)
+            }
             return report
         } catch {
             try? storage.setMetaString("last_error", "\(error)")
@@ -19,7 +24,7 @@ extension SatchelClient {
         }
     }
 
-    func sync(_ transport: any SyncTransport, pageSize: Int, progress: @Sendable (SyncProgress) -> Void) async throws -> SyncReport {
+    func sync(_ transport: any SyncTransport, pageSize: Int, progress: @Sendable (SyncProgress) -> Void) async throws -> (SyncReport, [SpaceAccess]) {
         var report = SyncReport()
         var p = SyncProgress(phase: .connecting, pushed: 0, toPush: try storage.pendingCount(), pulled: 0, toPull: 0, bytesSent: 0, bytesReceived: 0)
         func bytes() {
@@ -103,7 +108,7 @@ extension SatchelClient {
         report.bytesSent = p.bytesSent
         report.bytesReceived = p.bytesReceived
         report.openConflicts = try conflicts().count
-        return report
+        return (report, hello.spaces)
     }
 
     /// Live mode until cancelled: syncs, then holds the live connection and syncs whenever the

@@ -82,10 +82,17 @@ public actor SatchelClient {
         return try r.array(minItemBytes: 4) { (r: inout WireReader) throws(FrameError) in try SpaceAccess(from: &r) }
     }
 
+    /// Stores the spaces from a hello when which spaces, roles or horizons changed; their heads
+    /// alone are stored with the end of a successful sync (one write less on every sync).
     func saveSpaces(_ spaces: [SpaceAccess]) throws {
+        func shape(_ s: [SpaceAccess]) -> [String] { s.map { "\($0.space) \($0.role.rawValue) \($0.horizon)" } }
+        if shape(try self.spaces()) != shape(spaces) { try storage.setMeta("spaces", Self.encode(spaces)) }
+    }
+
+    static func encode(_ spaces: [SpaceAccess]) -> [UInt8] {
         var w = WireWriter()
         w.array(spaces) { w, s in s.encode(to: &w) }
-        try storage.setMeta("spaces", w.bytes)
+        return w.bytes
     }
 
     /// The space new notes go to when none is named: the first the device can write.

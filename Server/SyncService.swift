@@ -91,7 +91,11 @@ public final class SyncService: Sendable {
                 status: 426, code: "unsupported_protocol_version",
                 "this server speaks protocol version \(satchelProtocolVersion), the client \(request.protocolVersion); update the client")
         }
-        try await store.touch(device.id, client: String(request.client.prefix(100)), now: now())
+        // Last-seen needs minute precision, not a durable write (an fsync) on every sync.
+        let client = String(request.client.prefix(100)), physical = now()
+        if device.client != client || (device.lastSeenAt ?? 0) < physical - 60_000 {
+            try await store.touch(device.id, client: client, now: physical)
+        }
         return HelloResponse(
             server: serverName, device: device.id, user: device.user, limits: limits, serverTime: now(),
             spaces: try await store.spaces(of: device.user))
@@ -173,7 +177,10 @@ public final class SyncService: Sendable {
         case .log:
             page = try await store.pull(space: request.space, after: request.after, limit: limit)
         }
-        try await store.recordPull(device: device.id, space: request.space, cursor: page.cursor, now: now())
+        // The operator's per-device view needs where each pull ended, not every page of it.
+        if !page.hasMore {
+            try await store.recordPull(device: device.id, space: request.space, cursor: page.cursor, now: now())
+        }
         return PullResponse.encodePayload(space: request.space, encodedChanges: page.encodedChanges, cursor: page.cursor, hasMore: page.hasMore, head: page.head)
     }
 
