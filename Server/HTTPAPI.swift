@@ -59,7 +59,7 @@ public enum HTTPAPI {
             await respondFrame(request, service) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
                 guard case .pullRequest(let pull) = try await decode(request, service: service) else { throw wrongMessage("PullRequest") }
-                return Frame.encode(payload: try await service.pull(pull, device: device), type: 6)
+                return try await service.pull(pull, device: device)
             }
         }
         addAdminRoutes(router, service: service)
@@ -136,7 +136,7 @@ public enum HTTPAPI {
         router.get("/metrics") { request, _ -> Response in
             do {
                 _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
-                service.metrics.gauges(liveConnections: service.live.connectionCount, storeBytes: try await service.store.sizeOnDisk())
+                service.metrics.gauges(liveConnections: service.live.connectionCount, storeBytes: try await service.store.sizeOnDisk(), snapshots: service.snapshots)
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.render())))

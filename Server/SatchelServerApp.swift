@@ -36,24 +36,30 @@ public enum SatchelServerApp {
     }
 
     /// Runs until a shutdown signal. `onRunning` gets the bound port (useful with port 0).
-    public static func run(_ configuration: ServerConfiguration, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    public static func run(
+        _ configuration: ServerConfiguration, logger: Logger, snapshots: SnapshotCache = SnapshotCache(),
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
         // One server per data directory; `restore` takes the same lock.
         let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         defer { withExtendedLifetime(lock) {} }
         let store = try openStore(configuration)
-        let service = SyncService(store: store, limits: configuration.limits, logger: logger, now: { Timestamp(Date().timeIntervalSince1970 * 1000) })
+        let service = SyncService(store: store, limits: configuration.limits, snapshots: snapshots, logger: logger, now: { Timestamp(Date().timeIntervalSince1970 * 1000) })
         let app = Application(
             router: HTTPAPI.router(service: service),
             server: HTTPAPI.server(service: service, heartbeat: configuration.heartbeat),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "satchel-server"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
+        let snapshots = Task { await service.buildSnapshots() }
         do {
             try await app.runService()
         } catch {
+            snapshots.cancel()
             await store.close()
             throw error
         }
+        snapshots.cancel()
         await store.close()
         logger.info("store closed; goodbye")
     }

@@ -44,9 +44,11 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Values read when scraped.
-    func gauges(liveConnections: Int, storeBytes: Int64) {
+    func gauges(liveConnections: Int, storeBytes: Int64, snapshots: SnapshotCache) {
         Gauge(label: "satchel_live_connections", factory: factory).record(liveConnections)
         Gauge(label: "satchel_store_bytes", factory: factory).record(storeBytes)
+        Gauge(label: "satchel_snapshot_cache_records", factory: factory).record(snapshots.totalCachedRecords)
+        Gauge(label: "satchel_snapshot_cache_bytes", factory: factory).record(snapshots.cachedBytes)
     }
 
     /// The exposition text (Prometheus text format 0.0.4).

@@ -10,14 +10,18 @@ public final class SyncService: Sendable {
     public let live: LiveHub
     public let serverName: String
     public let metrics: ServerMetrics
+    public let snapshots: SnapshotCache
+    /// Spaces with a page's worth of new changes for the snapshot cache.
+    let snapshotWork = AsyncStream<SpaceID>.makeStream(bufferingPolicy: .bufferingNewest(64))
     let logger: Logger
     let clock: Mutex<HybridLogicalClock>
     /// Physical time in milliseconds; injected so tests control it.
     let now: @Sendable () -> Timestamp
 
-    public init(store: any ServerStore, limits: Limits = .default, live: LiveHub = LiveHub(), metrics: ServerMetrics = ServerMetrics(), serverName: String = "satchel-server/0.1.0", logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+    public init(store: any ServerStore, limits: Limits = .default, live: LiveHub = LiveHub(), metrics: ServerMetrics = ServerMetrics(), snapshots: SnapshotCache = SnapshotCache(), serverName: String = "satchel-server/0.1.0", logger: Logger, now: @escaping @Sendable () -> Timestamp) {
         self.store = store
         self.metrics = metrics
+        self.snapshots = snapshots
         self.limits = limits
         self.live = live
         self.serverName = serverName
@@ -135,8 +139,23 @@ public final class SyncService: Sendable {
         for space in advanced {
             let head = try await store.head(of: space).head
             live.publish(space: space, head: head)
+            if snapshots.wrote(final.filter { $0.version > 0 }.count, to: space) { snapshotWork.continuation.yield(space) }
         }
         return response
+    }
+
+    /// Keeps the snapshot cache filled until cancelled: every space once at start, then each
+    /// space that gained a page's worth of changes, off the request path.
+    public func buildSnapshots() async {
+        do {
+            for space in try await store.allSpaces() { try await snapshots.extend(space, store: store) }
+            for await space in snapshotWork.stream {
+                try await snapshots.extend(space, store: store)
+            }
+        } catch is CancellationError {
+        } catch {
+            logger.warning("snapshot cache stopped", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Why a mutation is refused before it reaches the store: another device's, a space the
@@ -159,7 +178,7 @@ public final class SyncService: Sendable {
         return nil
     }
 
-    /// A page of changes, already encoded as a PullResponse payload.
+    /// A page of changes as a PullResponse frame (a cached one for snapshot pages made before).
     public func pull(_ request: PullRequest, device: DeviceInfo) async throws -> [UInt8] {
         let spaces = try await store.spaces(of: device.user)
         guard let space = spaces.first(where: { $0.space == request.space }) else {
@@ -173,6 +192,7 @@ public final class SyncService: Sendable {
         case .expired(let message):
             throw APIError(status: 410, code: "cursor_expired", message)
         case .snapshot:
+            if let frame = snapshots.frame(space: request.space, after: request.after, limit: limit) { return frame }
             page = try await store.snapshot(space: request.space, after: request.after, limit: limit)
         case .log:
             page = try await store.pull(space: request.space, after: request.after, limit: limit)
@@ -181,7 +201,8 @@ public final class SyncService: Sendable {
         if !page.hasMore {
             try await store.recordPull(device: device.id, space: request.space, cursor: page.cursor, now: now())
         }
-        return PullResponse.encodePayload(space: request.space, encodedChanges: page.encodedChanges, cursor: page.cursor, hasMore: page.hasMore, head: page.head)
+        return Frame.encode(payload: PullResponse.encodePayload(
+            space: request.space, encodedChanges: page.encodedChanges, cursor: page.cursor, hasMore: page.hasMore, head: page.head), type: 6)
     }
 
     /// The spaces a device is subscribed to for live events.

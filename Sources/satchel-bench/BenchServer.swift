@@ -18,6 +18,8 @@ final class BenchServer: @unchecked Sendable {
     private var task: Task<Void, any Error>?
     private(set) var url = ""
     private var rng: SplitMix
+    /// The server's cache of compressed bootstrap pages (built in the background after start).
+    let snapshots = SnapshotCache()
 
     init(directory: String, seed: UInt64) {
         configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory, heartbeat: .seconds(10))
@@ -101,10 +103,10 @@ final class BenchServer: @unchecked Sendable {
         // Cancelling the server logs its shutdown at error level; only critical problems matter here.
         logger.logLevel = .critical
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let configuration = self.configuration
+        let configuration = self.configuration, snapshots = self.snapshots
         task = Task {
             defer { continuation.finish() }
-            try await SatchelServerApp.run(configuration, logger: logger, onRunning: { port in continuation.yield(port) })
+            try await SatchelServerApp.run(configuration, logger: logger, snapshots: snapshots, onRunning: { port in continuation.yield(port) })
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {
@@ -112,6 +114,16 @@ final class BenchServer: @unchecked Sendable {
             throw BenchError("the server stopped before it was listening")
         }
         url = "http://127.0.0.1:\(port)"
+    }
+
+    /// Waits until the snapshot cache holds `records` records; returns the seconds waited.
+    func waitForSnapshots(records: Int, timeout: Double = 600) async throws -> Double {
+        let t0 = monotonicNanos()
+        while snapshots.totalCachedRecords < records {
+            if seconds(since: t0) > timeout { throw BenchError("the snapshot cache holds \(snapshots.totalCachedRecords) of \(records) records after \(timeout) s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return seconds(since: t0)
     }
 
     /// Stops serving (in-flight requests are cut) and waits until the store is closed.

@@ -36,10 +36,12 @@ extension Worker {
             let startRSS = procStatusKiB("VmRSS")
             var notes = 0, requests = 0
             let (_, window) = try await Window.measure {
-                _ = try await transport.hello(HelloRequest(client: "satchel-bench"))
+                let hello = try await transport.hello(HelloRequest(client: "satchel-bench"))
+                let horizon = hello.spaces.first { $0.space == space }?.horizon ?? 0
                 var after: Version = 0
                 while true {
-                    let page = try await transport.pull(PullRequest(space: space, after: after, limit: spec.pageSize))
+                    // A new device's pull: a bootstrap (snapshot), as SatchelClient makes it.
+                    let page = try await transport.pull(PullRequest(space: space, after: after, limit: spec.pageSize, bootstrap: horizon))
                     requests += 1
                     notes += page.changes.count
                     after = page.cursor
