@@ -100,5 +100,22 @@ extension SQLiteServerStore {
                 PRIMARY KEY (device, space)
             ) WITHOUT ROWID;
             """),
+        Migration(version: 5, name: "records as a rowid table", sql: """
+            -- Record states are ~1.5 KB; clustered by their random ids (WITHOUT ROWID) every push
+            -- rewrote a random leaf page per note. As a rowid table new states append, and the
+            -- small unique index finds them.
+            CREATE TABLE records_v5 (
+                id INTEGER PRIMARY KEY,
+                space TEXT NOT NULL, collection TEXT NOT NULL, record TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                state BLOB NOT NULL,
+                UNIQUE (space, collection, record)
+            );
+            INSERT INTO records_v5 (space, collection, record, version, state)
+                SELECT space, collection, record, version, state FROM records ORDER BY version;
+            DROP TABLE records;
+            ALTER TABLE records_v5 RENAME TO records;
+            CREATE INDEX records_space_version ON records(space, version);
+            """),
     ])
 }

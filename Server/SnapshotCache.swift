@@ -25,6 +25,8 @@ public final class SnapshotCache: Sendable {
     /// Per space: the cursor the cached chain ends at, and changes written since it was extended.
     private let ends = Mutex<[SpaceID: (cursor: Version, pending: Int)]>([:])
     private let bytes = Atomic<Int>(0)
+    /// When each space was last written, so pages are built once writes pause.
+    private let lastWrite = Mutex<[SpaceID: ContinuousClock.Instant]>([:])
 
     public init(pageSize: Int = 500, maxBytes: Int = 256 << 20) {
         self.pageSize = pageSize
@@ -40,7 +42,8 @@ public final class SnapshotCache: Sendable {
     /// Notes that `count` changes were written to `space`; returns whether a page's worth are
     /// waiting to be cached.
     func wrote(_ count: Int, to space: SpaceID) -> Bool {
-        ends.withLock { ends in
+        lastWrite.withLock { $0[space] = .now }
+        return ends.withLock { ends in
             var end = ends[space] ?? (0, Int.max / 2)
             end.pending += count
             ends[space] = end
@@ -63,6 +66,17 @@ public final class SnapshotCache: Sendable {
             bytes.add(frame.count, ordering: .relaxed)
             after = page.cursor
             ends.withLock { $0[space]?.cursor = after }
+        }
+    }
+
+    /// Waits until `space` has had no write for `quiet`, so building pages (decoding states and
+    /// deflating them) does not compete with a burst of pushes.
+    func waitForQuiet(_ space: SpaceID, quiet: Duration) async throws {
+        while true {
+            let last = lastWrite.withLock { $0[space] } ?? .now - quiet
+            let left = quiet - (.now - last)
+            if left <= .zero { return }
+            try await Task.sleep(for: left)
         }
     }
 

@@ -150,6 +150,7 @@ public final class SyncService: Sendable {
         do {
             for space in try await store.allSpaces() { try await snapshots.extend(space, store: store) }
             for await space in snapshotWork.stream {
+                try await snapshots.waitForQuiet(space, quiet: .milliseconds(500))
                 try await snapshots.extend(space, store: store)
             }
         } catch is CancellationError {
