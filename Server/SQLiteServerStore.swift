@@ -17,9 +17,9 @@ public actor SQLiteServerStore: ServerStore {
     public init(path: String, schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = SQLiteServerStore.wallClock) throws {
         let db = try Database(configuration: DatabaseConfiguration(path: path, synchronous: .full))
         _ = try Self.migrator.migrate(db)
-        // 16 MiB of page cache instead of SQLite's 2 MB: pushes look up `mutations` and
+        // 8 MiB of page cache instead of SQLite's 2 MB: pushes look up `mutations` and
         // `records` pages that would otherwise be read back from the file each time.
-        _ = try db.query("PRAGMA cache_size = -16384") { _ in () }
+        _ = try db.query("PRAGMA cache_size = -8192") { _ in () }
         self.db = db
         self.schema = schema
         self.path = path

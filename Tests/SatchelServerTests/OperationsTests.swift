@@ -189,6 +189,34 @@ import Testing
     }
 }
 
+extension OperationsTests {
+    @Test func logsCarryRequestIDsButNoTokenCodeOrNoteText() async throws {
+        let dir = TemporaryDirectory()
+        let data = dir.file("data"), log = dir.file("server.log")
+        try ServerProcess.run(["space", "create", "mission", "--data", data])
+        try ServerProcess.run(["user", "add", "ana", "--data", data])
+        try ServerProcess.run(["member", "add", "--space", "mission", "--user", "ana", "--role", "writer", "--data", data])
+        let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", data, "--json"]).utf8)) as! [String: Any]
+        let operatorToken = created["token"] as! String
+        let server = try await ServerProcess(data: data, logLevel: "trace", logFile: log)
+        let code = try ServerProcess.enrollmentCode(data: data, user: "ana")
+        let ana = try await HTTPDevice.enroll(url: server.url, code: code, label: "ana-phone")
+        var w = DeviceWriter(ana.id, physical: Int64(Date().timeIntervalSince1970 * 1000))
+        _ = try await ana.push([w.createNote("n1", title: "Private-Title-7731", body: "Private-Body-9142 about the visit")])
+        _ = try await ana.pullAll("mission")
+        let wrong = HTTPDevice(url: server.url, id: ana.id, token: "sat_" + String(repeating: "x", count: 43))
+        _ = try await wrong.send("/v1/pull", .pullRequest(PullRequest(space: "mission", after: 0, limit: 1)))
+        _ = try ServerProcess.run(["device", "list", "--server", server.url, "--token", operatorToken])
+        server.terminate()
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("hb.request.id="), "request log lines carry no request id")
+        #expect(text.contains("/v1/push"))
+        for secret in [ana.token, operatorToken, code, "Private-Title-7731", "Private-Body-9142", wrong.token] {
+            #expect(!text.contains(secret), "the server log holds a secret or note text: \(secret.prefix(12))…")
+        }
+    }
+}
+
 /// A strict reader of the Prometheus text format (0.0.4): every line is a comment or
 /// `name{label="value",…} number`, and every sample's family has a TYPE line.
 struct Prometheus {

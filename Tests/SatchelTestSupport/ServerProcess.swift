@@ -16,14 +16,20 @@ public final class ServerProcess: Sendable {
     public let port: Int
     public var url: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts `satchel-server serve` on a free port and waits for its "listening" line.
-    public init(data: String, extraArguments: [String] = []) async throws {
+    /// Starts `satchel-server serve` on a free port and waits for its "listening" line. With
+    /// `logFile` its log (stderr) goes there, at `logLevel`.
+    public init(data: String, extraArguments: [String] = [], logLevel: String = "warning", logFile: String? = nil) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--data", data, "--port", "0", "--log-level", "warning"] + extraArguments
+        process.arguments = ["serve", "--data", data, "--port", "0", "--log-level", logLevel] + extraArguments
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let logFile {
+            FileManager.default.createFile(atPath: logFile, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         let lines = AsyncStream<String>.makeStream()
         out.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
