@@ -44,7 +44,7 @@ public final class SnapshotCache: Sendable {
     func wrote(_ count: Int, to space: SpaceID) -> Bool {
         lastWrite.withLock { $0[space] = .now }
         return ends.withLock { ends in
-            var end = ends[space] ?? (0, Int.max / 2)
+            var end = ends[space] ?? (0, 0)
             end.pending += count
             ends[space] = end
             return end.pending >= pageSize
