@@ -16,6 +16,14 @@ public struct AcknowledgeSummary: Hashable, Sendable {
     public var rejected = 0
     /// Rejected only because a text diff could not be applied: requeued with the whole text.
     public var resent = 0
+
+    public static func += (a: inout AcknowledgeSummary, b: AcknowledgeSummary) {
+        a.applied += b.applied
+        a.merged += b.merged
+        a.conflicts += b.conflicts
+        a.rejected += b.rejected
+        a.resent += b.resent
+    }
 }
 
 /// The client's sync algorithm, shared by every storage: local writes (applied at once and

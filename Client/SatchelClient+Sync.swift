@@ -41,11 +41,7 @@ extension SatchelClient {
             if batch.isEmpty { break }
             let response = try await transport.push(PushRequest(mutations: batch))
             let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
-            report.pushed.applied += summary.applied
-            report.pushed.merged += summary.merged
-            report.pushed.conflicts += summary.conflicts
-            report.pushed.rejected += summary.rejected
-            report.pushed.resent += summary.resent
+            report.pushed += summary
             p.pushed += batch.count - summary.resent
             bytes()
             progress(p)
@@ -95,10 +91,7 @@ extension SatchelClient {
             while case let batch = try storage.nextBatch(limit: batchSize), !batch.isEmpty {
                 let response = try await transport.push(PushRequest(mutations: batch))
                 let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
-                report.pushed.applied += summary.applied
-                report.pushed.merged += summary.merged
-                report.pushed.conflicts += summary.conflicts
-                report.pushed.rejected += summary.rejected
+                report.pushed += summary
                 if summary.resent == 0 && summary.applied + summary.merged + summary.conflicts + summary.rejected == 0 { break }
             }
         }

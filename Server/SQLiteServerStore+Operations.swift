@@ -5,21 +5,10 @@ import SatchelSQLite
 /// Bootstrap snapshots, retention, forced re-bootstraps and backups.
 extension SQLiteServerStore {
     public func snapshot(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
-        let db = try database()
-        return try db.transaction(.deferred) {
-            var rows = try db.query(
-                "SELECT collection, record, state FROM records WHERE space = ? AND version > ? ORDER BY version LIMIT ?",
-                space.rawValue, after, limit + 1
-            ) { row -> (RecordKey, RecordState) in
-                let key = RecordKey(space: space, collection: try CollectionName(row.string(at: 0)), record: RecordID(unchecked: row.string(at: 1)))
-                return (key, try RecordState(wireBytes: row.blob(at: 2)))
-            }
-            let hasMore = rows.count > limit
-            if hasMore { rows.removeLast() }
-            let head = try headVersion(space, db)
-            return EncodedPage(
-                encodedChanges: rows.map { Change(snapshotOf: $0.1, key: $0.0).wireBytes },
-                cursor: hasMore ? rows.last!.1.version : max(head, after), hasMore: hasMore, head: head)
+        try page(space, after: after, limit: limit,
+                 "SELECT version, collection, record, state FROM records WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { row in
+            let key = RecordKey(space: space, collection: try CollectionName(row.string(at: 1)), record: RecordID(unchecked: row.string(at: 2)))
+            return Change(snapshotOf: try RecordState(wireBytes: row.blob(at: 3)), key: key).wireBytes
         }
     }
 

@@ -263,17 +263,20 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public func pull(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
+        try page(space, after: after, limit: limit,
+                 "SELECT version, data FROM changes WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { $0.blob(at: 1) }
+    }
+
+    /// Up to `limit` rows after `after` (their version in column 0), encoded by `encode`, with
+    /// the head, read in one snapshot. A page with nothing after it ends at the head: no row of
+    /// the space lies between its last one and the head.
+    func page(_ space: SpaceID, after: Version, limit: Int, _ sql: String, encode: (Row) throws -> [UInt8]) throws -> EncodedPage {
         let db = try database()
-        // One read transaction: the page and the head come from the same snapshot.
         return try db.transaction(.deferred) {
-            var rows = try db.query(
-                "SELECT version, data FROM changes WHERE space = ? AND version > ? ORDER BY version LIMIT ?",
-                space.rawValue, after, limit + 1
-            ) { ($0.int64(at: 0), $0.blob(at: 1)) }
+            var rows = try db.query(sql, space.rawValue, after, limit + 1) { ($0.int64(at: 0), try encode($0)) }
             let hasMore = rows.count > limit
             if hasMore { rows.removeLast() }
             let head = try headVersion(space, db)
-            // The last page ends at the head: no change of the space lies between its last row and it.
             return EncodedPage(encodedChanges: rows.map(\.1), cursor: hasMore ? rows.last!.0 : max(head, after), hasMore: hasMore, head: head)
         }
     }

@@ -134,12 +134,13 @@ public final class SyncService: Sendable {
             for m in accepted.map(\.mutation) { _ = try? clock.observe(m.clock, physicalMillis: physical) }
             return PushResponse(results: final, clock: clock.now(physicalMillis: physical))
         }
-        // Tell live connections which spaces moved.
-        let advanced = Set(zip(request.mutations, final).filter { $0.1.status != .rejected && $0.1.version > 0 }.map(\.0.key.space))
-        for space in advanced {
+        // Tell live connections which spaces moved, and the snapshot cache how much.
+        var changed: [SpaceID: Int] = [:]
+        for (m, r) in zip(request.mutations, final) where r.status != .rejected && r.version > 0 { changed[m.key.space, default: 0] += 1 }
+        for (space, count) in changed {
             let head = try await store.head(of: space).head
             live.publish(space: space, head: head)
-            if snapshots.wrote(final.filter { $0.version > 0 }.count, to: space) { snapshotWork.continuation.yield(space) }
+            if snapshots.wrote(count, to: space) { snapshotWork.continuation.yield(space) }
         }
         return response
     }
@@ -193,7 +194,8 @@ public final class SyncService: Sendable {
         case .expired(let message):
             throw APIError(status: 410, code: "cursor_expired", message)
         case .snapshot:
-            if let frame = snapshots.frame(space: request.space, after: request.after, limit: limit) { return frame }
+            if let frame = snapshots.frame(space: request.space, after: request.after, limit: limit, horizon: space.horizon) { return frame }
+            if request.after == 0 && snapshots.wrote(0, to: request.space) { snapshotWork.continuation.yield(request.space) }
             page = try await store.snapshot(space: request.space, after: request.after, limit: limit)
         case .log:
             page = try await store.pull(space: request.space, after: request.after, limit: limit)
