@@ -181,7 +181,7 @@ extension TargetOptions {
                 let json = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
                 fail((json?["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(response.status.code)")
             }
-            FileManager.default.createFile(atPath: partial, contents: nil)
+            _ = FileManager.default.createFile(atPath: partial, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             for try await chunk in response.body { try handle.write(contentsOf: Data(chunk.readableBytesView)) }
             try handle.synchronize()
