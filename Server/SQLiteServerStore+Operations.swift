@@ -4,7 +4,7 @@ import SatchelSQLite
 
 /// Bootstrap snapshots, retention, forced re-bootstraps and backups.
 extension SQLiteServerStore {
-    public func snapshot(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
+    public nonisolated func snapshot(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
         try page(space, after: after, limit: limit,
                  "SELECT version, collection, record, state FROM records WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { row in
             let key = RecordKey(space: space, collection: try CollectionName(row.string(at: 1)), record: RecordID(unchecked: row.string(at: 2)))

@@ -3,10 +3,24 @@ public import SatchelProtocol
 import SatchelSQLite
 
 /// The embedded default store: one SQLite file in WAL mode with full fsync, so everything a push
-/// acknowledges survives a kill -9 or power loss. One connection, owned by this actor: writes are
-/// serialised, which SQLite requires anyway.
+/// acknowledges survives a kill -9 or power loss.
+///
+/// Writes go through one connection owned by this actor (SQLite has one writer anyway), and
+/// pushes are group-committed: see `write(_:asOperator:)`. Reads on the request path (tokens,
+/// memberships, pulls, heads) use a pool of read-only connections instead, so they see the last
+/// commit without queueing behind writes.
 public actor SQLiteServerStore: ServerStore {
     private var db: Database?
+    /// Read-only connections for reads that must not wait behind the writer.
+    nonisolated let readers: ReaderPool
+    /// Pushes waiting for the next group commit.
+    private var queuedWrites: [QueuedWrite] = []
+    private var commitScheduled = false
+    /// Transactions that committed queued pushes, for tests and metrics.
+    private(set) var groupCommits = 0
+    /// Pull progress not yet written: bookkeeping for the operator's view, written with the next
+    /// commit rather than with an fsync of its own on every sync.
+    private var pendingCursors: [PullMark] = []
     let schema: Schema
     /// The database file, for operations that use their own connection (backup).
     public nonisolated let path: String
@@ -21,6 +35,7 @@ public actor SQLiteServerStore: ServerStore {
         // `records` pages that would otherwise be read back from the file each time.
         _ = try db.query("PRAGMA cache_size = -8192") { _ in () }
         self.db = db
+        readers = ReaderPool(path: path, keep: 2)
         self.schema = schema
         self.path = path
         self.clock = clock
@@ -34,8 +49,19 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public func close() {
+        if db != nil { try? writePendingCursors() }
+        readers.close()
         db?.close()
         db = nil
+    }
+
+    /// Runs `body` on a read-only connection, outside the actor; refused once the store is closed.
+    nonisolated func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try readers.read(body)
+        } catch let error as SQLiteError where error.code == 21 {
+            throw StoreError(.closed, "the store is closed")
+        }
     }
 
     // MARK: spaces, users, memberships
@@ -83,9 +109,12 @@ public actor SQLiteServerStore: ServerStore {
         }
     }
 
-    public func spaces(of user: UserID) throws -> [SpaceAccess] {
-        let db = try database()
-        return try db.query(
+    public nonisolated func spaces(of user: UserID) throws -> [SpaceAccess] {
+        try read { db in try Self.spaces(of: user, db) }
+    }
+
+    static func spaces(of user: UserID, _ db: Database) throws -> [SpaceAccess] {
+        try db.query(
             """
             SELECT s.id, coalesce(m.role, 'reader'), s.horizon, max(s.horizon, (SELECT coalesce(max(version), 0) FROM changes c WHERE c.space = s.id))
             FROM spaces s LEFT JOIN memberships m ON m.space = s.id AND m.user = ?
@@ -105,8 +134,8 @@ public actor SQLiteServerStore: ServerStore {
         try db.run("UPDATE spaces SET everyone_reads = ? WHERE id = ?", everyoneReads, space.rawValue)
     }
 
-    public func allSpaces() throws -> [SpaceID] {
-        try database().query("SELECT id FROM spaces ORDER BY id") { SpaceID(unchecked: $0.string(at: 0)) }
+    public nonisolated func allSpaces() throws -> [SpaceID] {
+        try read { try $0.query("SELECT id FROM spaces ORDER BY id") { SpaceID(unchecked: $0.string(at: 0)) } }
     }
 
     // MARK: enrollment and devices
@@ -155,12 +184,12 @@ public actor SQLiteServerStore: ServerStore {
             userDisabled: row.bool(at: 7))
     }
 
-    public func device(tokenHash: [UInt8]) throws -> DeviceInfo? {
-        try database().query("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", tokenHash, map: Self.deviceInfo).first
+    public nonisolated func device(tokenHash: [UInt8]) throws -> DeviceInfo? {
+        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", tokenHash, map: Self.deviceInfo).first }
     }
 
-    public func device(_ id: DeviceID) throws -> DeviceInfo? {
-        try database().query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id.rawValue, map: Self.deviceInfo).first
+    public nonisolated func device(_ id: DeviceID) throws -> DeviceInfo? {
+        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id.rawValue, map: Self.deviceInfo).first }
     }
 
     public func touch(_ device: DeviceID, client: String?, now: Timestamp) throws {
@@ -181,8 +210,8 @@ public actor SQLiteServerStore: ServerStore {
         try database().run("INSERT INTO operator_tokens (token_hash, label, created_at) VALUES (?, ?, ?)", hash, label, now)
     }
 
-    public func operatorToken(hash: [UInt8]) throws -> String? {
-        try database().query("SELECT label FROM operator_tokens WHERE token_hash = ?", hash) { $0.string(at: 0) }.first
+    public nonisolated func operatorToken(hash: [UInt8]) throws -> String? {
+        try read { try $0.query("SELECT label FROM operator_tokens WHERE token_hash = ?", hash) { $0.string(at: 0) }.first }
     }
 
     public func devices(of user: UserID?) throws -> [DeviceInfo] {
@@ -204,9 +233,22 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) throws {
-        try database().run(
-            "INSERT OR REPLACE INTO device_cursors (device, space, cursor, pulled_at) VALUES (?, ?, ?, ?)",
-            device.rawValue, space.rawValue, cursor, now)
+        pendingCursors.append(PullMark(device: device, space: space, cursor: cursor, at: now))
+        scheduleCommit()
+    }
+
+    /// Writes the pull progress noted since the last commit, in the current transaction if any.
+    private func writePendingCursors() throws {
+        guard !pendingCursors.isEmpty else { return }
+        let db = try database()
+        try db.transaction {
+            for mark in pendingCursors {
+                try db.run(
+                    "INSERT OR REPLACE INTO device_cursors (device, space, cursor, pulled_at) VALUES (?, ?, ?, ?)",
+                    mark.device.rawValue, mark.space.rawValue, mark.cursor, mark.at)
+            }
+        }
+        pendingCursors.removeAll()
     }
 
     public func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) throws {
@@ -222,11 +264,12 @@ public actor SQLiteServerStore: ServerStore {
 
     public func activity(of device: DeviceID) throws -> DeviceActivity {
         let db = try database()
+        try writePendingCursors()
         guard let info = try self.device(device) else {
             throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
         }
         var progress: [DeviceActivity.SpaceProgress] = []
-        for access in try spaces(of: info.user) {
+        for access in try Self.spaces(of: info.user, db) {
             let row = try db.query("SELECT cursor, pulled_at FROM device_cursors WHERE device = ? AND space = ?", device.rawValue, access.space.rawValue) {
                 ($0.int64(at: 0), $0.int64(at: 1))
             }.first
@@ -246,23 +289,70 @@ public actor SQLiteServerStore: ServerStore {
 
     // MARK: sync
 
-    public func push(_ mutations: [Mutation]) throws -> [MutationResult] {
-        try apply(mutations, asOperator: false)
+    public func push(_ mutations: [Mutation]) async throws -> [MutationResult] {
+        try await write(mutations, asOperator: false)
     }
 
-    public func operatorWrite(_ mutations: [Mutation]) throws -> [MutationResult] {
-        try apply(mutations, asOperator: true)
+    public func operatorWrite(_ mutations: [Mutation]) async throws -> [MutationResult] {
+        try await write(mutations, asOperator: true)
     }
 
-    private func apply(_ mutations: [Mutation], asOperator: Bool) throws -> [MutationResult] {
-        let db = try database()
-        return try db.transaction(.immediate) {
-            var log = try SQLiteChangeLog(db: db, schema: schema, now: clock())
-            return try mutations.map { asOperator ? try log.applyOperatorWrite($0) : try log.applyMutation($0) }
+    /// Group commit: a push waits in a queue, and one transaction (one fsync) applies all the
+    /// pushes queued by the time it starts. While it commits, new pushes queue for the next one,
+    /// so under load the cost of an fsync is shared instead of paid by each push in turn. Each
+    /// push runs in a savepoint of its own: a storage error fails that push alone. No push is
+    /// answered before the transaction holding it is durable.
+    private func write(_ mutations: [Mutation], asOperator: Bool) async throws -> [MutationResult] {
+        try await withCheckedThrowingContinuation { reply in
+            queuedWrites.append(QueuedWrite(mutations: mutations, asOperator: asOperator, reply: reply))
+            scheduleCommit()
         }
     }
 
-    public func pull(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
+    private func scheduleCommit() {
+        guard !commitScheduled else { return }
+        commitScheduled = true
+        // Runs after the calls already waiting for this actor, which join the commit.
+        Task { await self.commitQueued() }
+    }
+
+    private func commitQueued() {
+        commitScheduled = false
+        let batch = QueuedWrite.nextCommit(from: &queuedWrites, budget: Self.mutationsPerCommit)
+        if !queuedWrites.isEmpty { scheduleCommit() }
+        var outcomes: [Result<[MutationResult], any Error>] = []
+        do {
+            let db = try database()
+            try db.transaction(.immediate) {
+                let now = clock()
+                var log = try SQLiteChangeLog(db: db, schema: schema, now: now)
+                for queued in batch {
+                    do {
+                        let results = try db.transaction {
+                            try queued.mutations.map { queued.asOperator ? try log.applyOperatorWrite($0) : try log.applyMutation($0) }
+                        }
+                        outcomes.append(.success(results))
+                    } catch {
+                        // The savepoint was rolled back: read the head again.
+                        outcomes.append(.failure(error))
+                        log = try SQLiteChangeLog(db: db, schema: schema, now: now)
+                    }
+                }
+                try writePendingCursors()
+            }
+            groupCommits += 1
+        } catch {
+            for queued in batch { queued.reply.resume(throwing: error) }
+            return
+        }
+        for (queued, outcome) in zip(batch, outcomes) { queued.reply.resume(with: outcome) }
+    }
+
+    /// About 50–100 ms of work: enough to share an fsync widely, little enough that pushes
+    /// queued behind a commit are answered in turn rather than all at the end.
+    static let mutationsPerCommit = 1_000
+
+    public nonisolated func pull(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
         try page(space, after: after, limit: limit,
                  "SELECT version, data FROM changes WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { $0.blob(at: 1) }
     }
@@ -270,38 +360,90 @@ public actor SQLiteServerStore: ServerStore {
     /// Up to `limit` rows after `after` (their version in column 0), encoded by `encode`, with
     /// the head, read in one snapshot. A page with nothing after it ends at the head: no row of
     /// the space lies between its last one and the head.
-    func page(_ space: SpaceID, after: Version, limit: Int, _ sql: String, encode: (Row) throws -> [UInt8]) throws -> EncodedPage {
-        let db = try database()
-        return try db.transaction(.deferred) {
-            var rows = try db.query(sql, space.rawValue, after, limit + 1) { ($0.int64(at: 0), try encode($0)) }
-            let hasMore = rows.count > limit
-            if hasMore { rows.removeLast() }
-            let head = try headVersion(space, db)
-            return EncodedPage(encodedChanges: rows.map(\.1), cursor: hasMore ? rows.last!.0 : max(head, after), hasMore: hasMore, head: head)
+    nonisolated func page(_ space: SpaceID, after: Version, limit: Int, _ sql: String, encode: (Row) throws -> [UInt8]) throws -> EncodedPage {
+        try read { db in
+            try db.transaction(.deferred) {
+                var rows = try db.query(sql, space.rawValue, after, limit + 1) { ($0.int64(at: 0), try encode($0)) }
+                let hasMore = rows.count > limit
+                if hasMore { rows.removeLast() }
+                let head = try headVersion(space, db)
+                return EncodedPage(encodedChanges: rows.map(\.1), cursor: hasMore ? rows.last!.0 : max(head, after), hasMore: hasMore, head: head)
+            }
         }
     }
 
-    func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
+    nonisolated func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
         try db.query(
             "SELECT max((SELECT coalesce(max(version), 0) FROM changes WHERE space = ?1), (SELECT coalesce(max(horizon), 0) FROM spaces WHERE id = ?1))",
             space.rawValue
         ) { $0.int64(at: 0) }.first ?? 0
     }
 
-    public func head(of space: SpaceID) throws -> (head: Version, horizon: Version) {
-        let db = try database()
-        let horizon = try db.query("SELECT horizon FROM spaces WHERE id = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
-        return (try headVersion(space, db), horizon)
+    public nonisolated func head(of space: SpaceID) throws -> (head: Version, horizon: Version) {
+        try read { db in
+            try db.transaction(.deferred) {
+                let horizon = try db.query("SELECT horizon FROM spaces WHERE id = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
+                return (try headVersion(space, db), horizon)
+            }
+        }
     }
 
-    public func records(in space: SpaceID, collection: CollectionName) throws -> [RecordKey: RecordState] {
-        let rows = try database().query(
-            "SELECT record, state FROM records WHERE space = ? AND collection = ?", space.rawValue, collection.rawValue
-        ) { (RecordKey(space: space, collection: collection, record: RecordID(unchecked: $0.string(at: 0))), try RecordState(wireBytes: $0.blob(at: 1))) }
+    public nonisolated func records(in space: SpaceID, collection: CollectionName) throws -> [RecordKey: RecordState] {
+        let rows = try read { db in
+            try db.query(
+                "SELECT record, state FROM records WHERE space = ? AND collection = ?", space.rawValue, collection.rawValue
+            ) { (RecordKey(space: space, collection: collection, record: RecordID(unchecked: $0.string(at: 0))), try RecordState(wireBytes: $0.blob(at: 1))) }
+        }
         return Dictionary(uniqueKeysWithValues: rows)
     }
 
-    public func record(_ key: RecordKey) throws -> RecordState? {
-        try SQLiteChangeLog(db: try database(), schema: schema).record(key)
+    public nonisolated func record(_ key: RecordKey) throws -> RecordState? {
+        try read { try SQLiteChangeLog(db: $0, schema: schema).record(key) }
     }
+}
+
+/// A push waiting in `SQLiteServerStore`'s group-commit queue.
+struct QueuedWrite {
+    let mutations: [Mutation]
+    let asOperator: Bool
+    let reply: CheckedContinuation<[MutationResult], any Error>
+
+    /// Takes the writes for the next commit out of `queue`, as `GroupCommit.pick` orders them.
+    static func nextCommit(from queue: inout [QueuedWrite], budget: Int) -> [QueuedWrite] {
+        let picked = GroupCommit.pick(sizes: queue.map(\.mutations.count), budget: budget)
+        let taken = picked.map { queue[$0] }
+        let chosen = Set(picked)
+        queue = queue.indices.filter { !chosen.contains($0) }.map { queue[$0] }
+        return taken
+    }
+}
+
+/// Which queued pushes share the next commit.
+enum GroupCommit {
+    /// Pushes of at most this many mutations (a note saved while online) go ahead of bulk
+    /// uploads, so one person's edit does not wait for other devices' backlogs.
+    static let small = 16
+
+    /// The indices of the pushes (given by their sizes, in arrival order) for the next commit:
+    /// the oldest always, so nothing waits for ever; then the small ones; then the rest in
+    /// arrival order, while the total stays within `budget` mutations.
+    static func pick(sizes: [Int], budget: Int) -> [Int] {
+        guard !sizes.isEmpty else { return [] }
+        var taken = [0], used = sizes[0]
+        for smallPass in [true, false] {
+            for i in sizes.indices.dropFirst() where (sizes[i] <= small) == smallPass && used + sizes[i] <= budget {
+                taken.append(i)
+                used += sizes[i]
+            }
+        }
+        return taken
+    }
+}
+
+/// A device's pull progress, noted for the operator's view.
+struct PullMark {
+    let device: DeviceID
+    let space: SpaceID
+    let cursor: Version
+    let at: Timestamp
 }
