@@ -44,6 +44,12 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             -- The horizon a bootstrap (snapshot pull) began at, while one is in progress.
             ALTER TABLE cursors ADD COLUMN bootstrap INTEGER;
             """),
+        Migration(version: 3, name: "reference entries apart in the search index", sql: """
+            -- Entries take negative rowids (SearchIndex.rowid(of:)), notes keep records.id.
+            INSERT INTO search (rowid, title, body, extra, space, collection, record, tags)
+                SELECT -rowid, title, body, extra, space, collection, record, tags FROM search WHERE collection = 'entries' AND rowid > 0;
+            DELETE FROM search WHERE collection = 'entries' AND rowid > 0;
+            """),
     ])
 
     /// Opens (creating if needed) the store at `path`.
@@ -129,7 +135,7 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
                 record.confirmed.map(FieldValues.encode), view
             ) { $0.int64(at: 0) }[0]
         }
-        try SearchIndex.update(db, rowid: id, key: k, view: record.view)
+        try SearchIndex.update(db, id: id, key: k, view: record.view)
     }
 
     public func records(in space: SpaceID) throws -> [LocalRecord] {

@@ -41,9 +41,8 @@ public struct SearchFilter: Hashable, Sendable {
 /// The FTS5 index over what the user sees: notes (title, body, tags) and briefing entries
 /// (name and aliases, summary, places, sectors, companies, figures). Conflict records are not indexed.
 enum SearchIndex {
-    static let start = "\u{2}", end = "\u{3}"
-
-    static func update(_ db: Database, rowid: Int64, key: RecordKey, view: [FieldName: Value]?) throws {
+    static func update(_ db: Database, id: Int64, key: RecordKey, view: [FieldName: Value]?) throws {
+        let rowid = rowid(of: id, key.collection)
         try db.run("DELETE FROM search WHERE rowid = ?", rowid)
         guard let view, key.collection != .conflicts else { return }
         func text(_ name: FieldName) -> String {
@@ -84,29 +83,26 @@ enum SearchIndex {
         return words.map { "\"\($0)\"*" }.joined(separator: " ")
     }
 
+    /// Rows of a search ranked by bm25 at most, for notes: beyond this many matches a query is
+    /// common, and ranking every match (bm25 reads each one's positions and length) is what
+    /// makes a search slow. Then the newest this many are ranked, with every older note whose
+    /// title matches and every reference entry.
+    static let rankedNotes = 2_000
+
     static func search(_ db: Database, _ text: String, filter: SearchFilter) throws -> [SearchHit] {
         guard let query = ftsQuery(text) else { return [] }
-        let hits = try db.query(
-            """
-            SELECT space, collection, record, title, snippet(search, -1, ?, ?, '…', 14), bm25(search, 10.0, 1.0, 3.0) AS score
-            FROM search
-            WHERE search MATCH ?
-              AND (? IS NULL OR space = ?)
-              AND (? IS NULL OR collection = ?)
-              AND (? IS NULL OR instr(tags, ?) > 0)
-            ORDER BY score LIMIT ?
-            """,
-            start, end, query,
-            filter.space?.rawValue, filter.space?.rawValue,
-            filter.collection?.rawValue, filter.collection?.rawValue,
-            filter.tag, filter.tag.map { "\u{1}" + $0.lowercased() + "\u{1}" },
-            filter.limit + 20
-        ) { row in
-            let names = row.string(at: 3).components(separatedBy: " · ")
-            return (SearchHit(
-                key: RecordKey(space: SpaceID(unchecked: row.string(at: 0)), collection: Name(stringLiteral: row.string(at: 1)), record: RecordID(unchecked: row.string(at: 2))),
+        let terms = Snippet.terms(of: text)
+        var hits: [(SearchHit, [String])] = []
+        for (rowid, score) in try ranked(db, query, filter: filter, limit: filter.limit + 20) {
+            // Read by rowid alone: no second MATCH per hit.
+            guard let row = try db.query("SELECT space, collection, record, title, body, extra FROM search WHERE rowid = ?", rowid, map: {
+                ($0.string(at: 0), $0.string(at: 1), $0.string(at: 2), $0.string(at: 3), $0.string(at: 4), $0.string(at: 5))
+            }).first else { continue }
+            let names = row.3.components(separatedBy: " · ")
+            hits.append((SearchHit(
+                key: RecordKey(space: SpaceID(unchecked: row.0), collection: Name(stringLiteral: row.1), record: RecordID(unchecked: row.2)),
                 title: names.first ?? "",
-                snippet: pieces(row.string(at: 4)), rank: row.double(at: 5)), names)
+                snippet: Snippet.make(texts: [row.4, row.5, row.3], terms: terms), rank: score), names))
         }
         // A title, name or alias equal to the query beats any score: typing "Z-Park" or "MoST"
         // should give that entry first, not the one that mentions it most.
@@ -116,22 +112,43 @@ enum SearchIndex {
         return Array((exact + rest).prefix(filter.limit))
     }
 
-    static func normalized(_ s: String) -> String {
-        s.lowercased().filter { $0.isLetter || $0.isNumber }
+    /// The best `limit` rowids for `query` with their bm25 scores (lower is better).
+    static func ranked(_ db: Database, _ query: String, filter: SearchFilter, limit: Int) throws -> [(rowid: Int64, score: Double)] {
+        func rank(_ match: String, _ range: String, _ bounds: Int64...) throws -> [(rowid: Int64, score: Double)] {
+            try db.query(
+                """
+                SELECT rowid, bm25(search, 10.0, 1.0, 3.0) AS score FROM search
+                WHERE search MATCH ? AND \(range)
+                  AND (? IS NULL OR space = ?)
+                  AND (? IS NULL OR collection = ?)
+                  AND (? IS NULL OR instr(tags, ?) > 0)
+                ORDER BY score LIMIT ?
+                """,
+                arguments: [match] + bounds + [
+                    filter.space?.rawValue, filter.space?.rawValue,
+                    filter.collection?.rawValue, filter.collection?.rawValue,
+                    filter.tag, filter.tag.map { "\u{1}" + $0.lowercased() + "\u{1}" }, limit,
+                ]
+            ) { ($0.int64(at: 0), $0.double(at: 1)) }
+        }
+        // The rowid of the query's Nth newest matching note, if it has that many (cheap: no ranking).
+        let threshold = try db.query(
+            "SELECT rowid FROM search WHERE search MATCH ? AND rowid > 0 ORDER BY rowid DESC LIMIT 1 OFFSET ?", query, rankedNotes - 1
+        ) { $0.int64(at: 0) }.first
+        guard let threshold else { return try rank(query, "rowid >= ?", Int64.min) }
+        let candidates = try rank(query, "rowid >= ?", threshold)            // the newest notes
+            + rank(query, "rowid < 0")                                            // reference entries, all
+            + rank("{title} : (\(query))", "rowid > 0 AND rowid < ?", threshold)  // older notes by title
+        return Array(candidates.sorted { $0.score < $1.score }.prefix(limit))
     }
 
-    static func pieces(_ marked: String) -> [(text: String, highlighted: Bool)] {
-        var out: [(String, Bool)] = []
-        var rest = Substring(marked)
-        while let s = rest.range(of: start) {
-            if s.lowerBound > rest.startIndex { out.append((String(rest[..<s.lowerBound]), false)) }
-            rest = rest[s.upperBound...]
-            if let e = rest.range(of: end) {
-                out.append((String(rest[..<e.lowerBound]), true))
-                rest = rest[e.upperBound...]
-            }
-        }
-        if !rest.isEmpty { out.append((String(rest), false)) }
-        return out
+    /// The full-text rowid of a record: its `records.id`, negated for reference entries so that
+    /// they sit apart from notes, whose newest rowids `ranked` takes for common words.
+    static func rowid(of id: Int64, _ collection: CollectionName) -> Int64 {
+        collection == .entries ? -id : id
+    }
+
+    static func normalized(_ s: String) -> String {
+        s.lowercased().filter { $0.isLetter || $0.isNumber }
     }
 }
