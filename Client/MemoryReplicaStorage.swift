@@ -55,6 +55,7 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
 
     public mutating func updateOutbox(_ entry: OutboxEntry) { entries[entry.seq] = entry }
     public mutating func removeOutbox(seq: Int64) { entries[seq] = nil }
+    public mutating func markAcknowledged(seq: Int64, version: Version) { entries[seq]?.state = .acknowledged(version: version) }
     public func rejectedEntries() -> [OutboxEntry] { ordered.filter(\.isRejected) }
     public func acknowledgedEntries() -> [OutboxEntry] {
         ordered.filter { if case .acknowledged = $0.state { true } else { false } }

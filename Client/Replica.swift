@@ -113,14 +113,15 @@ extension ReplicaStorage {
                     case .merged: summary.merged += 1
                     default: summary.conflicts += 1
                     }
-                    let record = try s.record(entry.mutation.key)
-                    let confirmed = record?.confirmedVersion ?? 0
+                    let key = entry.mutation.key
+                    let confirmed = try s.confirmedVersion(of: key) ?? 0
                     if result.version == 0 || result.version <= confirmed {
                         try s.removeOutbox(seq: entry.seq)
-                    } else if result.status == .applied, var record, entry.mutation.operation != .create,
-                        record.confirmed != nil, confirmed > 0, confirmed == entry.mutation.baseVersion,
-                        try s.outbox(for: record.key).first?.seq == entry.seq,
-                        try s.cursor(of: record.key.space) > 0, try s.bootstrapHorizon(of: record.key.space) == nil {
+                    } else if result.status == .applied, entry.mutation.operation != .create,
+                        confirmed > 0, confirmed == entry.mutation.baseVersion,
+                        var record = try s.record(key), record.confirmed != nil,
+                        try s.outbox(for: key).first?.seq == entry.seq,
+                        try s.cursor(of: key.space) > 0, try s.bootstrapHorizon(of: key.space) == nil {
                         // A patch or delete applied as written on exactly the live state the
                         // device holds, with no earlier write of its own in between: the server's
                         // record is what the device computes, so it is confirmed now and the
@@ -132,8 +133,10 @@ extension ReplicaStorage {
                         try s.saveRecord(record)
                         try s.removeOutbox(seq: entry.seq)
                     } else {
-                        entry.state = .acknowledged(version: result.version)
-                        try s.updateOutbox(entry)
+                        // The view replays acknowledged entries as it did pending ones, so it
+                        // stays as it is: no rebuild (the common case of a bulk push).
+                        try s.markAcknowledged(seq: entry.seq, version: result.version)
+                        continue
                     }
                 }
                 try s.rebuildView(entry.mutation.key)

@@ -12,6 +12,8 @@ public protocol ReplicaStorage {
     mutating func saveDeviceState(_ state: DeviceState) throws
 
     func record(_ key: RecordKey) throws -> LocalRecord?
+    /// The record's confirmed version, nil when the device has no such record.
+    func confirmedVersion(of key: RecordKey) throws -> Version?
     /// Stores the record (and updates the search index in the same transaction).
     mutating func saveRecord(_ record: LocalRecord) throws
     /// Every record of a space (for re-bootstrapping it).
@@ -26,6 +28,8 @@ public protocol ReplicaStorage {
     mutating func appendOutbox(_ entry: OutboxEntry) throws -> Int64
     /// Replaces the entry with the same `seq` (its mutation may change: a resend gets a new id).
     mutating func updateOutbox(_ entry: OutboxEntry) throws
+    /// Marks the entry acknowledged by the server at `version`; its mutation is unchanged.
+    mutating func markAcknowledged(seq: Int64, version: Version) throws
     mutating func removeOutbox(seq: Int64) throws
     /// Entries the server acknowledged that have not come back in a pull yet, oldest first.
     func acknowledgedEntries() throws -> [OutboxEntry]
@@ -39,4 +43,8 @@ public protocol ReplicaStorage {
     /// While the device pulls `space` from scratch: the horizon the bootstrap began at.
     func bootstrapHorizon(of space: SpaceID) throws -> Version?
     mutating func setBootstrapHorizon(_ horizon: Version?, of space: SpaceID) throws
+}
+
+extension ReplicaStorage {
+    public func confirmedVersion(of key: RecordKey) throws -> Version? { try record(key)?.confirmedVersion }
 }

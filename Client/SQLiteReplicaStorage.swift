@@ -208,6 +208,17 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             state, version, code, message, entry.seq)
     }
 
+    public mutating func markAcknowledged(seq: Int64, version: Version) throws {
+        try db.run("UPDATE outbox SET state = 'acknowledged', version = ? WHERE seq = ?", version, seq)
+    }
+
+    public func confirmedVersion(of key: RecordKey) throws -> Version? {
+        try db.query(
+            "SELECT confirmed_version FROM records WHERE space = ? AND collection = ? AND record = ?",
+            key.space.rawValue, key.collection.rawValue, key.record.rawValue
+        ) { $0.int64(at: 0) }.first
+    }
+
     public mutating func removeOutbox(seq: Int64) throws {
         try db.run("DELETE FROM outbox WHERE seq = ?", seq)
     }

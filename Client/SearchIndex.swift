@@ -91,8 +91,7 @@ enum SearchIndex {
 
     static func search(_ db: Database, _ text: String, filter: SearchFilter) throws -> [SearchHit] {
         guard let query = ftsQuery(text) else { return [] }
-        let terms = Snippet.terms(of: text)
-        var hits: [(SearchHit, [String])] = []
+        var hits: [(hit: SearchHit, names: [String], texts: [String])] = []
         for (rowid, score) in try ranked(db, query, filter: filter, limit: filter.limit + 20) {
             // Read by rowid alone: no second MATCH per hit.
             guard let row = try db.query("SELECT space, collection, record, title, body, extra FROM search WHERE rowid = ?", rowid, map: {
@@ -101,15 +100,19 @@ enum SearchIndex {
             let names = row.3.components(separatedBy: " · ")
             hits.append((SearchHit(
                 key: RecordKey(space: SpaceID(unchecked: row.0), collection: Name(stringLiteral: row.1), record: RecordID(unchecked: row.2)),
-                title: names.first ?? "",
-                snippet: Snippet.make(texts: [row.4, row.5, row.3], terms: terms), rank: score), names))
+                title: names.first ?? "", snippet: [], rank: score), names, [row.4, row.5, row.3]))
         }
         // A title, name or alias equal to the query beats any score: typing "Z-Park" or "MoST"
         // should give that entry first, not the one that mentions it most.
         let wanted = normalized(text)
-        let exact = hits.filter { $0.1.contains { normalized($0) == wanted } }.map(\.0)
-        let rest = hits.filter { !$0.1.contains { normalized($0) == wanted } }.map(\.0)
-        return Array((exact + rest).prefix(filter.limit))
+        let exact = hits.filter { $0.names.contains { normalized($0) == wanted } }
+        let rest = hits.filter { !$0.names.contains { normalized($0) == wanted } }
+        let terms = Snippet.terms(of: text)
+        return (exact + rest).prefix(filter.limit).map { found in
+            var hit = found.hit
+            hit.snippet = Snippet.make(texts: found.texts, terms: terms)
+            return hit
+        }
     }
 
     /// The best `limit` rowids for `query` with their bm25 scores (lower is better).

@@ -16,10 +16,7 @@ enum Snippet {
         var best: (text: String, words: [Range<String.Index>], hits: [Bool], start: Int, score: Int)?
         for text in texts where !text.isEmpty {
             let words = words(in: text)
-            let hits = words.map { range in
-                let word = fold(text[range])
-                return terms.contains { word.hasPrefix($0) }
-            }
+            let hits = words.map { range in matches(text[range], terms) }
             // Slide a window of `size` words; score = matched words in it.
             var score = hits.prefix(size).filter { $0 }.count, top = (start: 0, score: score)
             if words.count > size {
@@ -51,20 +48,36 @@ enum Snippet {
         return pieces
     }
 
-    /// Runs of letters and digits, as FTS5's unicode61 tokenizer splits text.
+    /// Runs of letters and digits, as FTS5's unicode61 tokenizer splits text. ASCII is checked
+    /// by value: Unicode property lookups for every character were most of a search's time.
     static func words(in text: String) -> [Range<String.Index>] {
         var out: [Range<String.Index>] = []
         var start: String.Index?
-        var i = text.unicodeScalars.startIndex
-        while i < text.unicodeScalars.endIndex {
-            let scalar = text.unicodeScalars[i]
-            let inWord = scalar.properties.isAlphabetic || scalar.properties.numericType != nil || scalar.properties.generalCategory == .nonspacingMark
+        let scalars = text.unicodeScalars
+        var i = scalars.startIndex
+        while i < scalars.endIndex {
+            let scalar = scalars[i], v = scalar.value
+            let inWord = v < 0x80
+                ? (v >= 0x30 && v <= 0x39) || (v | 0x20 >= 0x61 && v | 0x20 <= 0x7A)
+                : scalar.properties.isAlphabetic || scalar.properties.numericType != nil || scalar.properties.generalCategory == .nonspacingMark
             if inWord, start == nil { start = i }
             if !inWord, let s = start { out.append(s..<i); start = nil }
-            i = text.unicodeScalars.index(after: i)
+            i = scalars.index(after: i)
         }
         if let s = start { out.append(s..<text.endIndex) }
         return out
+    }
+
+    /// Whether the word begins with one of the (folded) terms, without allocating for ASCII words.
+    static func matches(_ word: Substring, _ terms: [String]) -> Bool {
+        guard word.utf8.allSatisfy({ $0 < 0x80 }) else {
+            let folded = fold(word)
+            return terms.contains { folded.hasPrefix($0) }
+        }
+        return terms.contains { term in
+            guard term.utf8.count <= word.utf8.count else { return false }
+            return zip(word.utf8, term.utf8).allSatisfy { w, t in (w >= 0x41 && w <= 0x5A ? w | 0x20 : w) == t }
+        }
     }
 
     /// Lowercased, diacritics removed ("Zürich" → "zurich"), cheaply for ASCII words.
