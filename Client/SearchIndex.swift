@@ -86,8 +86,9 @@ enum SearchIndex {
     /// Rows of a search ranked by bm25 at most, for notes: beyond this many matches a query is
     /// common, and ranking every match (bm25 reads each one's positions and length) is what
     /// makes a search slow. Then the newest this many are ranked, with every older note whose
-    /// title matches and every reference entry.
-    static let rankedNotes = 2_000
+    /// title matches and every reference entry. Bounding the work this way keeps a search's
+    /// time flat as notes accumulate; 1,000 newest matches is more than anyone reads through.
+    static let rankedNotes = 1_000
 
     static func search(_ db: Database, _ text: String, filter: SearchFilter) throws -> [SearchHit] {
         guard let query = ftsQuery(text) else { return [] }

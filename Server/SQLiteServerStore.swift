@@ -35,7 +35,8 @@ public actor SQLiteServerStore: ServerStore {
         // `records` pages that would otherwise be read back from the file each time.
         _ = try db.query("PRAGMA cache_size = -8192") { _ in () }
         self.db = db
-        readers = ReaderPool(path: path, keep: 2)
+        // Readers scan in order (pulls, snapshots) or look up a row (tokens): a small cache each.
+        readers = ReaderPool(path: path, keep: 2) { try $0.execute("PRAGMA cache_size = -1024") }
         self.schema = schema
         self.path = path
         self.clock = clock

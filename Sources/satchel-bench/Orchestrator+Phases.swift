@@ -197,7 +197,7 @@ extension Orchestrator {
         add("search", "same, 99th percentile (slowest query: “\(r.slowest)”)", Fmt.ms(p99), baseline: Fmt.ms(percentile(r.rawLatencies, 99)))
         let m = r.matches.map(Double.init)
         metrics["search.medianMatches"] = median(m)
-        add("search", "rows each query matches (beyond 2,000 the library ranks the newest 2,000 notes, older title matches and all briefing entries; the baseline ranks all): median / 90th percentile",
+        add("search", "rows each query matches (beyond 1,000 the library ranks the newest 1,000 notes, older title matches and all briefing entries; the baseline ranks all): median / 90th percentile",
             "\(Fmt.int(median(m))) / \(Fmt.int(percentile(m, 90)))", baseline: "of \(Fmt.int(Double(r.notes + r.entries)))")
         costs.append(Cost(phase: "search (\(r.latencies.count) queries)", seconds: r.window.seconds, serverCPU: 0, clientCPU: r.window.cpu, wireBytes: nil, rawBytes: nil, note: "no server", window: r.window.span))
     }
