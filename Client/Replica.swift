@@ -117,17 +117,17 @@ extension ReplicaStorage {
                     let confirmed = try s.confirmedVersion(of: key) ?? 0
                     if result.version == 0 || result.version <= confirmed {
                         try s.removeOutbox(seq: entry.seq)
-                    } else if result.status == .applied, entry.mutation.operation != .create,
-                        confirmed > 0, confirmed == entry.mutation.baseVersion,
-                        var record = try s.record(key), record.confirmed != nil,
+                    } else if result.status == .applied, Self.confirmsAtOnce(entry, result, confirmed: confirmed),
+                        var record = try s.record(key),
+                        entry.mutation.operation == .create || record.confirmed != nil,
                         try s.outbox(for: key).first?.seq == entry.seq,
                         try s.cursor(of: key.space) > 0, try s.bootstrapHorizon(of: key.space) == nil {
-                        // A patch or delete applied as written on exactly the live state the
-                        // device holds, with no earlier write of its own in between: the server's
-                        // record is what the device computes, so it is confirmed now and the
-                        // change is not applied again when pulled. Not for creates (the id may
-                        // hold a tombstone whose fields a create revives) nor during a bootstrap
-                        // (a snapshot does not bring back records deleted and compacted since).
+                        // Applied as written on exactly the state the device holds, with no
+                        // earlier write of its own in between: the server's record is what the
+                        // device computes, so it is confirmed now and the change is not applied
+                        // again when pulled (or not even sent: `omitOwnAsWritten`). Not during a
+                        // bootstrap: a snapshot does not bring back records deleted and compacted
+                        // since.
                         record.confirmed = Self.replay(entry, on: record.confirmed)
                         record.confirmedVersion = result.version
                         try s.saveRecord(record)
@@ -151,12 +151,28 @@ extension ReplicaStorage {
         }
     }
 
+    /// Whether an applied write's result shows the server's record is the device's own replay:
+    /// the server says so (`asWritten`), or, from servers that do not, a patch or delete based
+    /// on the confirmed version. A create needs the server's word: the id may hold a tombstone
+    /// whose fields a create revives.
+    static func confirmsAtOnce(_ entry: OutboxEntry, _ result: MutationResult, confirmed: Version) -> Bool {
+        let m = entry.mutation
+        if result.asWritten { return m.operation == .create || m.baseVersion == confirmed }
+        return m.operation != .create && confirmed > 0 && confirmed == m.baseVersion
+    }
+
     /// The next pull for `space`, whose horizon (from the last hello) is `horizon`: a bootstrap
     /// (snapshot) from 0 or one in progress, else an incremental pull after the cursor.
-    public func pullRequest(_ space: SpaceID, horizon: Version, limit: Int) throws -> PullRequest {
+    ///
+    /// `omitOwnAsWritten` is the caller's word that no push of this device can still be answered
+    /// while the pull runs. The pull then leaves out this device's writes applied as written,
+    /// provided every such write was confirmed when acknowledged: none waits acknowledged.
+    public func pullRequest(_ space: SpaceID, horizon: Version, limit: Int, omitOwnAsWritten: Bool = false) throws -> PullRequest {
         let cursor = try cursor(of: space)
         if cursor == 0 { return PullRequest(space: space, after: 0, limit: limit, bootstrap: horizon) }
-        return PullRequest(space: space, after: cursor, limit: limit, bootstrap: try bootstrapHorizon(of: space))
+        let bootstrap = try bootstrapHorizon(of: space)
+        let omit = try omitOwnAsWritten && bootstrap == nil && acknowledgedCount(in: space) == 0
+        return PullRequest(space: space, after: cursor, limit: limit, bootstrap: bootstrap, omitOwnAsWritten: omit)
     }
 
     /// Whether the device must pull `space` again from 0 before asking: its cursor is older

@@ -33,6 +33,8 @@ public protocol ReplicaStorage {
     mutating func removeOutbox(seq: Int64) throws
     /// Entries the server acknowledged that have not come back in a pull yet, oldest first.
     func acknowledgedEntries() throws -> [OutboxEntry]
+    /// How many entries of `space` wait acknowledged for their change to come back in a pull.
+    func acknowledgedCount(in space: SpaceID) throws -> Int
     /// Entries the server rejected, oldest first.
     func rejectedEntries() throws -> [OutboxEntry]
     /// How many entries are not yet acknowledged.
@@ -47,4 +49,7 @@ public protocol ReplicaStorage {
 
 extension ReplicaStorage {
     public func confirmedVersion(of key: RecordKey) throws -> Version? { try record(key)?.confirmedVersion }
+    public func acknowledgedCount(in space: SpaceID) throws -> Int {
+        try acknowledgedEntries().filter { $0.mutation.key.space == space }.count
+    }
 }

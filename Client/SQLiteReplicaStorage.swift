@@ -212,6 +212,10 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         try db.run("UPDATE outbox SET state = 'acknowledged', version = ? WHERE seq = ?", version, seq)
     }
 
+    public func acknowledgedCount(in space: SpaceID) throws -> Int {
+        try db.query("SELECT count(*) FROM outbox WHERE state = 'acknowledged' AND space = ?", space.rawValue) { $0.int(at: 0) }[0]
+    }
+
     public func confirmedVersion(of key: RecordKey) throws -> Version? {
         try db.query(
             "SELECT confirmed_version FROM records WHERE space = ? AND collection = ? AND record = ?",

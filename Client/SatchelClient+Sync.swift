@@ -4,8 +4,16 @@ extension SatchelClient {
     /// Pushes the outbox, then pulls every space page by page. Each step is one local
     /// transaction, so an interrupted sync (killed, offline) carries on where it stopped.
     /// - Throws: `TransportError` (`.offline` within seconds when the server is unreachable).
+    ///
+    /// Syncs run one at a time (a second waits for the first): a pull may then leave out the
+    /// device's own writes, since none of its pushes can be answered meanwhile.
     @discardableResult
     public func sync(pageSize: Int = 500, progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncReport {
+        if syncing { await withCheckedContinuation { waitingSyncs.append($0) } }
+        syncing = true
+        defer {
+            if waitingSyncs.isEmpty { syncing = false } else { waitingSyncs.removeFirst().resume() }
+        }
         let transport = try transport()
         do {
             let (report, spaces) = try await sync(transport, pageSize: pageSize, progress: progress)
@@ -39,7 +47,7 @@ extension SatchelClient {
         while true {
             let batch = try storage.nextBatch(limit: batchSize)
             if batch.isEmpty { break }
-            let response = try await transport.push(PushRequest(mutations: batch))
+            let response = try await transport.push(PushRequest(mutations: batch, reportAsWritten: true))
             let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
             report.pushed += summary
             p.pushed += batch.count - summary.resent
@@ -60,7 +68,8 @@ extension SatchelClient {
         for space in hello.spaces {
             var resets = 0
             while true {
-                let request = try storage.pullRequest(space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize))
+                // Syncs run one at a time, so no push of this device is in flight now.
+                let request = try storage.pullRequest(space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize), omitOwnAsWritten: true)
                 let page: PullResponse
                 do {
                     page = try await transport.pull(request)
@@ -89,7 +98,7 @@ extension SatchelClient {
         // Writes made while the pull ran (or requeued with whole text) go out now.
         if try storage.pendingCount() > 0 {
             while case let batch = try storage.nextBatch(limit: batchSize), !batch.isEmpty {
-                let response = try await transport.push(PushRequest(mutations: batch))
+                let response = try await transport.push(PushRequest(mutations: batch, reportAsWritten: true))
                 let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
                 report.pushed += summary
                 if summary.resent == 0 && summary.applied + summary.merged + summary.conflicts + summary.rejected == 0 { break }
@@ -104,27 +113,28 @@ extension SatchelClient {
         return (report, hello.spaces)
     }
 
-    /// Live mode until cancelled: syncs, then holds the live connection and syncs whenever the
-    /// server says a space advanced. A link that misses three heartbeats is treated as dead;
-    /// reconnects back off exponentially with jitter (1 s … 60 s). A revoked device stops.
+    /// Live mode until cancelled: holds the live connection, syncs once the server greets it
+    /// (so a change made meanwhile is announced, not missed), then syncs whenever the server says
+    /// a space advanced. A link that misses three heartbeats is treated as dead; reconnects back
+    /// off exponentially with jitter (1 s … 60 s). A revoked device stops.
     public func watch(heartbeat: Duration = .seconds(10), onSync: @escaping @Sendable (Result<SyncReport, any Error>) -> Void) async throws {
         var backoff: Double = 1
         var rng = SystemRandomNumberGenerator()
         while !Task.isCancelled {
+            let lastHeard = ManagedClock()
             do {
                 let transport = try transport()
-                onSync(.success(try await sync(progress: { _ in })))
                 let events = try await transport.live()
-                backoff = 1
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    let lastHeard = ManagedClock(now: now())
                     group.addTask {
                         for try await event in events {
-                            await lastHeard.touch()
+                            let first = await lastHeard.touch()
                             switch event {
-                            case .advanced: onSync(.success(try await self.sync(progress: { _ in })))
-                            case .heartbeat: break
                             case .revoked(let message): throw TransportError(.unauthorized, code: "token_revoked", message)
+                            case .advanced: onSync(.success(try await self.sync(progress: { _ in })))
+                            // The server's greeting: subscribed, so sync now.
+                            case .heartbeat where first: onSync(.success(try await self.sync(progress: { _ in })))
+                            case .heartbeat: break
                             }
                         }
                     }
@@ -151,6 +161,8 @@ extension SatchelClient {
             } catch {
                 onSync(.failure(error))
             }
+            // A connection that was up starts the backoff again from 1 s.
+            if await lastHeard.heard { backoff = 1 }
             let jitter = Double.random(in: 0.5...1.5, using: &rng)
             try? await Task.sleep(for: .milliseconds(Int(backoff * jitter * 1000)))
             backoff = min(60, backoff * 2)
@@ -160,8 +172,14 @@ extension SatchelClient {
 
 /// When the live connection last heard from the server.
 actor ManagedClock {
-    private var last: ContinuousClock.Instant
-    init(now: Int64) { last = .now }
-    func touch() { last = .now }
+    private var last: ContinuousClock.Instant = .now
+    /// Whether anything was heard on this connection.
+    private(set) var heard = false
+    /// Notes an event; true for the first one.
+    func touch() -> Bool {
+        last = .now
+        defer { heard = true }
+        return !heard
+    }
     func silence() -> Duration { .now - last }
 }

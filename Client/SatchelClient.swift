@@ -14,6 +14,9 @@ public actor SatchelClient {
     var storage: SQLiteReplicaStorage
     let now: @Sendable () -> Int64
     let makeTransport: @Sendable (_ url: String, _ token: String, _ caFile: String?) throws -> any SyncTransport
+    /// Whether a sync runs, and the syncs waiting for it (see `sync`).
+    var syncing = false
+    var waitingSyncs: [CheckedContinuation<Void, Never>] = []
     /// Milliseconds since 1970 from the system clock.
     public static let wallClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
 

@@ -9,13 +9,19 @@ public struct MutationResult: Hashable, Sendable {
     public var conflicts: [RecordID]
     /// Why it was rejected, when `status == .rejected`.
     public var rejection: ValidationError?
+    /// The record after it is exactly what the device computes by applying the mutation to the
+    /// version it named (a create of a new id, or an uncontested edit of the latest version).
+    /// The device may then confirm it at once, and a pull that asks leaves the change out
+    /// (PROTOCOL.md §4). Sent only to devices that ask (`PushRequest.reportAsWritten`).
+    public var asWritten: Bool
 
-    public init(mutation: MutationID, status: MutationStatus, version: Version, conflicts: [RecordID] = [], rejection: ValidationError? = nil) {
+    public init(mutation: MutationID, status: MutationStatus, version: Version, conflicts: [RecordID] = [], rejection: ValidationError? = nil, asWritten: Bool = false) {
         self.mutation = mutation
         self.status = status
         self.version = version
         self.conflicts = conflicts
         self.rejection = rejection
+        self.asWritten = asWritten
     }
 }
 
@@ -33,8 +39,10 @@ public protocol ChangeLogStorage {
     /// The record as it was at `version`, or nil when that is older than the kept history.
     func base(of key: RecordKey, at version: Version) throws -> RecordState?
     /// Appends `change` (whose version is `currentHead() + 1`) and makes `state` the record's
-    /// current state, keeping `old` as history for later merges.
-    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?) throws
+    /// current state, keeping `old` as history for later merges. `asWrittenBy` names the device
+    /// whose mutation the change reproduces exactly (`MutationResult.asWritten`), so pulls of
+    /// that device can leave it out; a store may ignore it and send the change anyway.
+    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) throws
     /// Records a mutation's result, so a repeated push gets the same answer and no second effect.
     mutating func saveResult(_ result: MutationResult, of mutation: Mutation) throws
 }
@@ -71,9 +79,11 @@ extension ChangeLogStorage {
         var head = try currentHead()
         let outcome = try Merge.apply(m, to: current, base: try base(of: m.key, at: m.baseVersion), schema: schema, version: head + 1)
         var version = current?.version ?? 0
+        let asWritten = outcome.changed && Self.isAsWritten(m, on: current, outcome)
         if outcome.changed {
             head += 1
-            try append(Change(key: m.key, from: current, to: outcome.state, mutation: m.id), state: outcome.state, replacing: current)
+            try append(Change(key: m.key, from: current, to: outcome.state, mutation: m.id), state: outcome.state, replacing: current,
+                       asWrittenBy: asWritten ? m.device : nil)
             version = head
         }
         var conflictIDs: [RecordID] = []
@@ -86,10 +96,20 @@ extension ChangeLogStorage {
                 state.fields[name] = FieldState(value: value, stamp: m.stamp, version: head)
             }
             let old = try record(key)
-            try append(Change(key: key, from: old, to: state, mutation: m.id), state: state, replacing: old)
+            try append(Change(key: key, from: old, to: state, mutation: m.id), state: state, replacing: old, asWrittenBy: nil)
             conflictIDs.append(id)
         }
-        return MutationResult(mutation: m.id, status: outcome.status, version: version, conflicts: conflictIDs)
+        return MutationResult(mutation: m.id, status: outcome.status, version: version, conflicts: conflictIDs, asWritten: asWritten)
+    }
+
+    /// Whether the record after `m` is what its device computes from the version it named: a
+    /// create of an id the server does not hold, or a patch or delete of the live record at
+    /// exactly that version, applied without conflict. Then every field was seen (no merge), a
+    /// text diff applies to the same text, and a set delta to the same set.
+    static func isAsWritten(_ m: Mutation, on current: RecordState?, _ outcome: MergeOutcome) -> Bool {
+        guard outcome.status == .applied, outcome.conflicts.isEmpty else { return false }
+        guard let current else { return m.operation == .create }
+        return m.operation != .create && !current.deleted && m.baseVersion == current.version
     }
 }
 
@@ -108,6 +128,8 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
     /// Earlier states of each record, oldest first, kept as merge bases.
     private var history: [RecordKey: [RecordState]] = [:]
     private var results: [MutationID: MutationResult] = [:]
+    /// The device whose write each version reproduces exactly, for pulls that leave those out.
+    private var asWrittenBy: [Version: DeviceID] = [:]
 
     public init(schema: Schema = .standard) { self.schema = schema }
 
@@ -122,9 +144,10 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
     public func result(of mutation: MutationID) -> MutationResult? { results[mutation] }
     public func record(_ key: RecordKey) -> RecordState? { records[key] }
 
-    public mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?) {
+    public mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) {
         head += 1
         precondition(change.version == head && state.version == head, "changes must be appended in version order")
+        if let device { asWrittenBy[head] = device }
         if let old { history[change.key, default: []].append(old) }
         records[change.key] = state
         changes.append(change)
@@ -160,6 +183,7 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
         precondition(version <= head, "cannot compact past the head")
         forgetHistory(before: version)
         changes.removeAll { $0.version <= horizon }
+        asWrittenBy = asWrittenBy.filter { $0.key > horizon }
         for (key, state) in records where state.deleted && state.version <= horizon {
             records[key] = nil
             history[key] = nil
@@ -173,14 +197,16 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
         return (newer.prefix(limit).map { Change(snapshotOf: $0.value, key: $0.key) }, newer.count > limit)
     }
 
-    /// Up to `limit` changes of `space` after version `after`, and whether more remain.
-    public func pull(space: SpaceID, after: Version, limit: Int) -> (changes: [Change], hasMore: Bool) {
+    /// Up to `limit` changes of `space` after version `after`, and whether more remain; without
+    /// the changes that reproduce `omitting`'s own writes exactly, when given.
+    public func pull(space: SpaceID, after: Version, limit: Int, omitting device: DeviceID? = nil) -> (changes: [Change], hasMore: Bool) {
         var start = changes.partitionPoint { $0.version <= after }
         var page: [Change] = []
         while start < changes.count {
             let c = changes[start]
             start += 1
             guard c.key.space == space else { continue }
+            if let device, asWrittenBy[c.version] == device { continue }
             if page.count == limit { return (page, true) }
             page.append(c)
         }

@@ -69,9 +69,16 @@ extension HelloResponse: WireCodable {
 }
 
 extension PushRequest: WireCodable {
-    public func encode(to w: inout WireWriter) { w.array(mutations) { w, m in m.encode(to: &w) } }
+    public func encode(to w: inout WireWriter) {
+        w.array(mutations) { w, m in m.encode(to: &w) }
+        // Optional tails, so that messages from clients that predate them still decode.
+        if reportAsWritten { w.varint(1) }
+    }
     public init(from r: inout WireReader) throws(FrameError) {
-        self.init(mutations: try r.array(minItemBytes: 20) { (r: inout WireReader) throws(FrameError) in try Mutation(from: &r) })
+        let mutations = try r.array(minItemBytes: 20) { (r: inout WireReader) throws(FrameError) in try Mutation(from: &r) }
+        let flags = r.isAtEnd ? 0 : try r.varint()
+        guard flags <= 1 else { throw r.malformed("unknown push request flags \(flags)") }
+        self.init(mutations: mutations, reportAsWritten: flags == 1)
     }
 }
 
@@ -79,11 +86,28 @@ extension PushResponse: WireCodable {
     public func encode(to w: inout WireWriter) {
         w.array(results) { w, m in m.encode(to: &w) }
         clock.encode(to: &w)
+        // Only for requests that asked: one bit per result, lowest bit first.
+        if reportsAsWritten {
+            var bits = [UInt8](repeating: 0, count: (results.count + 7) / 8)
+            for (i, result) in results.enumerated() where result.asWritten { bits[i / 8] |= 1 << UInt8(i % 8) }
+            w.varint(bits.count)
+            w.append(bits)
+        }
     }
     public init(from r: inout WireReader) throws(FrameError) {
-        self.init(
-            results: try r.array(minItemBytes: 5) { (r: inout WireReader) throws(FrameError) in try MutationResult(from: &r) },
-            clock: try HLC(from: &r))
+        var results = try r.array(minItemBytes: 5) { (r: inout WireReader) throws(FrameError) in try MutationResult(from: &r) }
+        let clock = try HLC(from: &r)
+        var reports = false
+        if !r.isAtEnd {
+            guard try r.int() == (results.count + 7) / 8 else { throw r.malformed("as-written flags do not match the results") }
+            var byte: UInt8 = 0
+            for i in results.indices {
+                if i % 8 == 0 { byte = try r.byte() }
+                results[i].asWritten = byte & (1 << UInt8(i % 8)) != 0
+            }
+            reports = true
+        }
+        self.init(results: results, clock: clock, reportsAsWritten: reports)
     }
 }
 
@@ -92,9 +116,10 @@ extension PullRequest: WireCodable {
         space.encode(to: &w)
         w.varint(UInt64(after))
         w.varint(limit)
-        // Added in the same protocol version as an optional tail: absent means an incremental
-        // pull, so requests from clients that predate it still decode.
-        if let bootstrap { w.varint(UInt64(bootstrap) + 1) }
+        // Added in the same protocol version as optional tails: absent means an incremental
+        // pull of everything, so requests from clients that predate them still decode.
+        if bootstrap != nil || omitOwnAsWritten { w.varint(bootstrap.map { UInt64($0) + 1 } ?? 0) }
+        if omitOwnAsWritten { w.varint(1) }
     }
     public init(from r: inout WireReader) throws(FrameError) {
         let space = try SpaceID(from: &r), after = try r.version(), limit = try r.int()
@@ -104,7 +129,9 @@ extension PullRequest: WireCodable {
             guard raw <= UInt64(Int64.max) else { throw r.malformed("bootstrap horizon out of range") }
             bootstrap = raw == 0 ? nil : Version(raw - 1)
         }
-        self.init(space: space, after: after, limit: limit, bootstrap: bootstrap)
+        let flags = r.isAtEnd ? 0 : try r.varint()
+        guard flags <= 1 else { throw r.malformed("unknown pull request flags \(flags)") }
+        self.init(space: space, after: after, limit: limit, bootstrap: bootstrap, omitOwnAsWritten: flags == 1)
     }
 }
 

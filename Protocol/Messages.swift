@@ -93,7 +93,12 @@ public struct HelloResponse: Hashable, Sendable {
 /// Device → server: a batch of mutations, applied in order; each gets its own result.
 public struct PushRequest: Hashable, Sendable {
     public var mutations: [Mutation]
-    public init(mutations: [Mutation]) { self.mutations = mutations }
+    /// Asks the server to say which results are as written (`MutationResult.asWritten`).
+    public var reportAsWritten: Bool
+    public init(mutations: [Mutation], reportAsWritten: Bool = false) {
+        self.mutations = mutations
+        self.reportAsWritten = reportAsWritten
+    }
 }
 
 /// Server → device: one result per pushed mutation, in the same order.
@@ -101,9 +106,12 @@ public struct PushResponse: Hashable, Sendable {
     public var results: [MutationResult]
     /// The server's clock after the push; devices observe it.
     public var clock: HLC
-    public init(results: [MutationResult], clock: HLC) {
+    /// Whether the results' `asWritten` flags are sent (the request asked for them).
+    public var reportsAsWritten: Bool
+    public init(results: [MutationResult], clock: HLC, reportsAsWritten: Bool = false) {
         self.results = results
         self.clock = clock
+        self.reportsAsWritten = reportsAsWritten
     }
 }
 
@@ -119,12 +127,16 @@ public struct PullRequest: Hashable, Sendable {
     /// of the change log, and refuses to go on (`cursor_expired`) if the space was compacted
     /// since, because tombstones the device needs may be gone. Nil for incremental pulls.
     public var bootstrap: Version?
+    /// Leave out the changes that reproduce this device's own writes exactly: the device
+    /// confirmed them when the push was acknowledged (`MutationResult.asWritten`). Log pulls only.
+    public var omitOwnAsWritten: Bool
 
-    public init(space: SpaceID, after: Version, limit: Int, bootstrap: Version? = nil) {
+    public init(space: SpaceID, after: Version, limit: Int, bootstrap: Version? = nil, omitOwnAsWritten: Bool = false) {
         self.space = space
         self.after = after
         self.limit = limit
         self.bootstrap = bootstrap
+        self.omitOwnAsWritten = omitOwnAsWritten
     }
 }
 

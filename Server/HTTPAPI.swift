@@ -235,7 +235,8 @@ public enum HTTPAPI {
     // MARK: live
 
     /// The HTTP/1 server with the live WebSocket at `/v1/live`: authenticated on upgrade, then
-    /// it sends `advanced` events for the device's spaces and a heartbeat every `heartbeat`.
+    /// it sends a heartbeat at once, then `advanced` events for the device's spaces and a
+    /// heartbeat every `heartbeat`.
     public static func server(service: SyncService, heartbeat: Duration) -> HTTPServerBuilder {
         .http1WebSocketUpgrade { head, _, logger in
             guard head.path?.split(separator: "?").first == "/v1/live" else { return .dontUpgrade }
@@ -260,6 +261,9 @@ public enum HTTPAPI {
                         try await outbound.close(.policyViolation, reason: "revoked or closed")
                     }
                     group.addTask {
+                        // A heartbeat at once says the connection is subscribed: a device syncs
+                        // then, knowing every later change will be announced.
+                        try await outbound.write(.binary(ByteBuffer(bytes: Frame.encode(.live(.heartbeat(serverTime: service.now()))))))
                         while !Task.isCancelled {
                             try await Task.sleep(for: heartbeat)
                             // A device revoked by another process (the local operator commands)

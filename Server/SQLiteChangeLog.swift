@@ -26,8 +26,10 @@ struct SQLiteChangeLog: ChangeLogStorage {
     func currentHead() -> Version { head }
 
     func result(of mutation: MutationID) throws -> MutationResult? {
-        try db.query("SELECT result FROM mutations WHERE id = ?", mutation.rawValue) {
-            try MutationResult(wireBytes: $0.blob(at: 0))
+        try db.query("SELECT result, as_written FROM mutations WHERE id = ?", mutation.rawValue) {
+            var result = try MutationResult(wireBytes: $0.blob(at: 0))
+            result.asWritten = $0.bool(at: 1)
+            return result
         }.first
     }
 
@@ -52,10 +54,11 @@ struct SQLiteChangeLog: ChangeLogStorage {
         ) { try RecordState(wireBytes: $0.blob(at: 0)) }.first
     }
 
-    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?) throws {
+    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) throws {
         precondition(change.version == head + 1 && state.version == change.version, "changes must be appended in version order")
         let key = change.key
-        try db.run("INSERT INTO changes (version, space, data, at) VALUES (?, ?, ?, ?)", change.version, key.space.rawValue, change.wireBytes, now)
+        try db.run("INSERT INTO changes (version, space, data, at, own_device) VALUES (?, ?, ?, ?, ?)",
+                   change.version, key.space.rawValue, change.wireBytes, now, device?.rawValue)
         if let old {
             try db.run(
                 "INSERT OR REPLACE INTO record_history (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",
@@ -69,7 +72,7 @@ struct SQLiteChangeLog: ChangeLogStorage {
 
     mutating func saveResult(_ result: MutationResult, of mutation: Mutation) throws {
         try db.run(
-            "INSERT INTO mutations (id, device, space, result) VALUES (?, ?, ?, ?)",
-            mutation.id.rawValue, mutation.device.rawValue, mutation.key.space.rawValue, result.wireBytes)
+            "INSERT INTO mutations (id, device, space, result, as_written) VALUES (?, ?, ?, ?, ?)",
+            mutation.id.rawValue, mutation.device.rawValue, mutation.key.space.rawValue, result.wireBytes, result.asWritten)
     }
 }

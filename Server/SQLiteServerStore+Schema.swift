@@ -117,5 +117,11 @@ extension SQLiteServerStore {
             ALTER TABLE records_v5 RENAME TO records;
             CREATE INDEX records_space_version ON records(space, version);
             """),
+        Migration(version: 6, name: "writes as written", sql: """
+            -- The device whose write a change reproduces exactly (MutationResult.asWritten):
+            -- that device confirmed it when acknowledged, and its pulls may leave it out.
+            ALTER TABLE changes ADD COLUMN own_device TEXT;
+            ALTER TABLE mutations ADD COLUMN as_written INTEGER NOT NULL DEFAULT 0;
+            """),
     ])
 }

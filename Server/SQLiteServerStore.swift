@@ -353,22 +353,34 @@ public actor SQLiteServerStore: ServerStore {
     /// queued behind a commit are answered in turn rather than all at the end.
     static let mutationsPerCommit = 1_000
 
-    public nonisolated func pull(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
-        try page(space, after: after, limit: limit,
-                 "SELECT version, data FROM changes WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { $0.blob(at: 1) }
+    public nonisolated func pull(space: SpaceID, after: Version, limit: Int, omitting device: DeviceID?) throws -> EncodedPage {
+        guard let device else {
+            return try page(space, after: after, limit: limit,
+                            "SELECT version, data FROM changes WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { $0.blob(at: 1) }
+        }
+        // Rows left out still move the cursor past them: the page reader ends at the head.
+        return try page(space, after: after, limit: limit,
+                        "SELECT version, data FROM changes WHERE space = ?1 AND version > ?2 AND own_device IS NOT ?4 ORDER BY version LIMIT ?3",
+                        extra: device.rawValue) { $0.blob(at: 1) }
     }
 
     /// Up to `limit` rows after `after` (their version in column 0), encoded by `encode`, with
     /// the head, read in one snapshot. A page with nothing after it ends at the head: no row of
     /// the space lies between its last one and the head.
-    nonisolated func page(_ space: SpaceID, after: Version, limit: Int, _ sql: String, encode: (Row) throws -> [UInt8]) throws -> EncodedPage {
+    /// `sql` takes the space, `after` and the row limit as parameters 1–3, and `extra` as 4.
+    nonisolated func page(_ space: SpaceID, after: Version, limit: Int, _ sql: String, extra: String? = nil, encode: (Row) throws -> [UInt8]) throws -> EncodedPage {
         try read { db in
             try db.transaction(.deferred) {
-                var rows = try db.query(sql, space.rawValue, after, limit + 1) { ($0.int64(at: 0), try encode($0)) }
+                let arguments: [(any DatabaseValueConvertible)?] = [space.rawValue, after, limit + 1] + (extra.map { [$0] } ?? [])
+                var rows = try db.query(sql, arguments: arguments) { ($0.int64(at: 0), try encode($0)) }
                 let hasMore = rows.count > limit
                 if hasMore { rows.removeLast() }
                 let head = try headVersion(space, db)
-                return EncodedPage(encodedChanges: rows.map(\.1), cursor: hasMore ? rows.last!.0 : max(head, after), hasMore: hasMore, head: head)
+                // A last page ends at the log's head (versions are shared by all spaces, and none
+                // of this space lies beyond its own head): so even a device that pulled an empty
+                // space has a cursor above 0, the mark of a completed first pull.
+                let end = max(try SQLiteChangeLog.globalHead(db), after)
+                return EncodedPage(encodedChanges: rows.map(\.1), cursor: hasMore ? rows.last!.0 : end, hasMore: hasMore, head: head)
             }
         }
     }

@@ -123,8 +123,9 @@ public protocol ServerStore: Sendable {
     func push(_ mutations: [Mutation]) async throws -> [MutationResult]
     /// Applies operator writes (reference data) in one transaction.
     func operatorWrite(_ mutations: [Mutation]) async throws -> [MutationResult]
-    /// Up to `limit` changes of `space` after `after`.
-    func pull(space: SpaceID, after: Version, limit: Int) async throws -> EncodedPage
+    /// Up to `limit` changes of `space` after `after`; without the changes that reproduce
+    /// `omitting`'s own writes exactly (`MutationResult.asWritten`), when given.
+    func pull(space: SpaceID, after: Version, limit: Int, omitting device: DeviceID?) async throws -> EncodedPage
     /// The latest version in `space` (0 when empty) and the oldest cursor still served.
     func head(of space: SpaceID) async throws -> (head: Version, horizon: Version)
     /// The current state of a record (tombstones included).
@@ -209,4 +210,11 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension ServerStore {
+    /// Up to `limit` changes of `space` after `after`, all of them.
+    public func pull(space: SpaceID, after: Version, limit: Int) async throws -> EncodedPage {
+        try await pull(space: space, after: after, limit: limit, omitting: nil)
+    }
 }

@@ -132,7 +132,7 @@ public final class SyncService: Sendable {
         if !refused.isEmpty { try await store.recordRejections(refused, device: device.id, now: physical) }
         let response = clock.withLock { clock -> PushResponse in
             for m in accepted.map(\.mutation) { _ = try? clock.observe(m.clock, physicalMillis: physical) }
-            return PushResponse(results: final, clock: clock.now(physicalMillis: physical))
+            return PushResponse(results: final, clock: clock.now(physicalMillis: physical), reportsAsWritten: request.reportAsWritten)
         }
         // Tell live connections which spaces moved, and the snapshot cache how much.
         var changed: [SpaceID: Int] = [:]
@@ -198,7 +198,7 @@ public final class SyncService: Sendable {
             if request.after == 0 && snapshots.wrote(0, to: request.space) { snapshotWork.continuation.yield(request.space) }
             page = try await store.snapshot(space: request.space, after: request.after, limit: limit)
         case .log:
-            page = try await store.pull(space: request.space, after: request.after, limit: limit)
+            page = try await store.pull(space: request.space, after: request.after, limit: limit, omitting: request.omitOwnAsWritten ? device.id : nil)
         }
         // The operator's per-device view needs where each pull ended, not every page of it.
         if !page.hasMore {

@@ -32,6 +32,9 @@ struct EventQueue: Sendable {
     private var scheduled: UInt64 = 0
 
     var isEmpty: Bool { heap.isEmpty }
+
+    /// Whether any pending event satisfies `predicate`.
+    func contains(where predicate: (SimulationEvent) -> Bool) -> Bool { heap.contains { predicate($0.event) } }
     var nextTime: Int64? { heap.first?.time }
 
     mutating func schedule(_ event: SimulationEvent, at time: Int64) {

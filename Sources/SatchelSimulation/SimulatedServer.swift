@@ -31,7 +31,7 @@ struct SimulatedServer: Sendable {
                 _ = try? clock.observe(m.clock, physicalMillis: physicalMillis)
                 results.append(log.push(m))
             }
-            return .pushResponse(PushResponse(results: results, clock: clock.now(physicalMillis: physicalMillis)))
+            return .pushResponse(PushResponse(results: results, clock: clock.now(physicalMillis: physicalMillis), reportsAsWritten: push.reportAsWritten))
 
         case .pullRequest(let pull):
             let limit = min(max(pull.limit, 1), limits.maxPageSize)
@@ -42,7 +42,7 @@ struct SimulatedServer: Sendable {
             case .snapshot:
                 page = log.snapshot(space: pull.space, after: pull.after, limit: limit)
             case .log:
-                page = log.pull(space: pull.space, after: pull.after, limit: limit)
+                page = log.pull(space: pull.space, after: pull.after, limit: limit, omitting: pull.omitOwnAsWritten ? device : nil)
             }
             // The last page ends at the head: every record up to it has been sent.
             let cursor = page.hasMore ? page.changes.last!.version : max(log.head, pull.after)

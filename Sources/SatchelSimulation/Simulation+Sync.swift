@@ -56,7 +56,7 @@ extension Simulation {
         devices[d].pushedSinceReset += batch.count
         devices[d].phase = .pushing(exchange: exchange)
         trace("dev-\(d) pushes #\(exchange): \(batch.map { "\($0.id) \($0.operation.rawValue) \($0.key.collection)/\($0.key.record) base \($0.baseVersion)" }.joined(separator: ", "))")
-        send(.pushRequest(PushRequest(mutations: batch)), device: d, exchange: exchange, toServer: true)
+        send(.pushRequest(PushRequest(mutations: batch, reportAsWritten: true)), device: d, exchange: exchange, toServer: true)
     }
 
     /// Pulls the next page after the device's cursor.
@@ -67,12 +67,20 @@ extension Simulation {
         let request: PullRequest
         do {
             // The horizon as the device's last hello would have told it.
-            request = try devices[d].replica.pullRequest(Self.space, horizon: server.log.horizon, limit: rng.int(1...8))
+            // Own writes may be left out only while no push of this device can still be answered.
+            let pushInFlight = queue.contains { event in
+                guard case .deliver(let e) = event, e.device == d else { return false }
+                if case .pushRequest = e.original { return true }
+                if case .pushResponse = e.original { return true }
+                return false
+            }
+            request = try devices[d].replica.pullRequest(Self.space, horizon: server.log.horizon, limit: rng.int(1...8), omitOwnAsWritten: !pushInFlight)
         } catch {
             devices[d].phase = .idle
             return problem("client", "dev-\(d) pullRequest threw \(error)")
         }
         devices[d].pullRequest = request
+        if request.omitOwnAsWritten { report.pullsOmittingOwn += 1 }
         trace("dev-\(d) pulls #\(exchange) after \(request.after) limit \(request.limit)\(request.bootstrap.map { " bootstrap at horizon \($0)" } ?? "")")
         send(.pullRequest(request), device: d, exchange: exchange, toServer: true)
     }

@@ -52,6 +52,8 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     public var syncs = 0
     public var pushes = 0
     public var pulls = 0
+    /// Pulls that asked the server to leave out the device's own writes applied as written.
+    public var pullsOmittingOwn = 0
     /// Mutations pushed more than once (retries and duplicate deliveries reach the server again).
     public var repushedMutations = 0
     public var merged = 0
@@ -81,7 +83,7 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
             "seed \(seed): \(devices) devices, \(steps) steps, \(elapsedMillis) ms simulated, head \(serverHead), digest \(String(digest, radix: 16))",
             "  writes \(writes) (creates \(creates), shared \(sharedCreates), patches \(patches), deletes \(deletes), conflict deletes \(conflictDeletes))",
             "  network: sent \(messagesSent), dropped \(dropped), duplicated \(duplicated), delayed \(delayed), reordered \(reordered), partitions \(partitions) (lost \(partitionDrops)), timeouts \(timeouts), late push answers \(latePushResponses), stale pull answers \(stalePullResponses)",
-            "  sync: \(syncs) syncs, \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls, merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
+            "  sync: \(syncs) syncs, \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls (\(pullsOmittingOwn) leaving out own writes), merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
         ]
         if problems.isEmpty {
             lines.append("  no problems")

@@ -202,10 +202,11 @@ final class Orchestrator {
         add("push", "notes/s, same notes as PushRequests through HTTPTransport alone", "\(Fmt.int(transportRate)) (\(Fmt.pct(transportRate / rawRate)) of raw)",
             baseline: "raw SQLite \(Fmt.int(rawRate)) notes/s", goal: goal, .info)
         add("push", "local writes before the push (createNote, one transaction each)", "\(Fmt.int(Double(n) / r.local.seconds)) notes/s")
-        add("push", "the pushing device pulls its own notes back in the same sync", "\(Fmt.int(Double(r.pulledBack))) notes, \(Fmt.dec(r.sync.seconds - r.push.seconds, 2)) s, \(Fmt.int(Double(r.pullRoute.received) / Double(max(1, r.pulledBack)))) B/note")
+        add("push", "the rest of that sync: notes the pushing device pulls back (its own writes are confirmed when acknowledged and left out of its pulls), time, bytes received",
+            "\(Fmt.int(Double(r.pulledBack))) notes, \(Fmt.dec(r.sync.seconds - r.push.seconds, 2)) s, \(Fmt.int(Double(r.pullRoute.received))) B")
         costs.append(Cost(phase: "push: SatchelClient.sync, push part", seconds: r.push.seconds, serverCPU: sampler.cpu(from: r.push.start, to: r.push.end), clientCPU: r.push.cpu,
                           wireBytes: r.pushRoute.sent, rawBytes: r.rawUncompressed, note: "raw = the same notes as uncompressed PushRequest frames", window: r.push.span))
-        costs.append(Cost(phase: "push: rest of that sync (own notes pulled back)", seconds: r.sync.seconds - r.push.seconds, serverCPU: sampler.cpu(from: r.push.end, to: r.sync.end),
+        costs.append(Cost(phase: "push: rest of that sync (pull)", seconds: r.sync.seconds - r.push.seconds, serverCPU: sampler.cpu(from: r.push.end, to: r.sync.end),
                           clientCPU: r.sync.cpu - r.push.cpu, wireBytes: r.pullRoute.received, rawBytes: nil, note: "", window: [r.push.span[1], r.sync.span[1]]))
         costs.append(Cost(phase: "push: HTTPTransport alone", seconds: r.raw.seconds, serverCPU: sampler.cpu(from: r.raw.start, to: r.raw.end), clientCPU: r.raw.cpu,
                           wireBytes: r.rawSent, rawBytes: r.rawUncompressed, note: "", window: r.raw.span))

@@ -31,6 +31,48 @@ struct ClientWorld {
 }
 
 @Suite(.serialized) struct ClientEndToEndTests {
+    @Test func ownWritesAreConfirmedOnAcknowledgementAndNotPulledBack() async throws {
+        let world = try await ClientWorld()
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "ana-laptop")
+        let bob = try await world.device("bob", "bob-phone")
+        // A device confirms its own writes once it has pulled the space; on a server with no
+        // change at all yet, that first pull leaves its cursor at 0, so bob writes first.
+        _ = try await bob.createNote(space: "mission", title: "Kick-off")
+        try await bob.sync()
+        #expect(try await ana.sync().pulled == 1)
+
+        let notes = [
+            try await ana.createNote(space: "mission", title: "Chengdu hi-tech zone", body: String(repeating: "Long body text. ", count: 200)),
+            try await ana.createNote(space: "mission", title: "Wuxi IoT cluster", body: "Sensors."),
+        ]
+        let first = try await ana.sync()
+        #expect(first.pushed.applied == 2)
+        // Confirmed when acknowledged: nothing comes back, and the reply is far smaller than the notes.
+        #expect(first.pulled == 0)
+        #expect(first.bytesReceived < 1_000)
+        for key in notes { #expect(try await ana.record(key)?.confirmedVersion ?? 0 > 0) }
+        #expect(try await ana.status().pending == 0)
+
+        // An edit of the latest version: also as written, also not pulled back.
+        try await ana.updateNote(notes[0], body: String(repeating: "Long body text. ", count: 199) + "Revised.")
+        #expect(try await ana.sync().pulled == 0)
+
+        // The other device gets everything, and its edit reaches the first device, whose
+        // confirmed version is where the server's change follows on.
+        #expect(try await bob.sync().pulled == 3)  // two creates and the edit
+        try await bob.updateNote(notes[1], title: "Wuxi IoT cluster (visited)")
+        try await bob.sync()
+        let back = try await ana.sync()
+        #expect(back.pulled == 1)
+        #expect(back.rebootstrapped.isEmpty)
+        #expect(try await ana.record(notes[1])?.view?["title"] == .string("Wuxi IoT cluster (visited)"))
+        for key in notes {
+            #expect(try await ana.record(key)?.confirmed == bob.record(key)?.confirmed)
+            #expect(try await ana.record(key)?.confirmedVersion == bob.record(key)?.confirmedVersion)
+        }
+    }
+
     @Test func offlineNoteSyncsIsFoundAndAConcurrentEditEndsInAResolvedConflict() async throws {
         let world = try await ClientWorld()
         defer { world.server.terminate() }

@@ -102,6 +102,7 @@ import Testing
             total.messagesSent += r.messagesSent
             total.pushes += r.pushes
             total.pulls += r.pulls
+            total.pullsOmittingOwn += r.pullsOmittingOwn
             total.creates += r.creates
             total.steps += r.steps
             total.stalePullResponses += r.stalePullResponses
@@ -116,6 +117,7 @@ import Testing
         #expect(total.timeouts > 0 && total.latePushResponses > 0, "no exchange timed out and answered late")
         #expect(total.repushedMutations > 0, "no mutation was pushed twice")
         #expect(total.merged > 0, "no concurrent edit merged")
+        #expect(total.pullsOmittingOwn > 0, "no pull left out the device's own writes")
         #expect(total.conflictResults > 0 && total.conflictRecords > 0, "no conflict happened")
         #expect(total.compactions > 0 && total.cursorExpired > 0 && total.resets > 0, "no device re-bootstrapped after compaction")
     }

@@ -130,10 +130,39 @@ import Testing
         #expect(try PullRequest(wireBytes: old + [8]).bootstrap == 7)
     }
 
+    @Test func asWrittenFlagsTravelOnlyWhenAskedForAndOldMessagesStillDecode() throws {
+        for omit in [false, true] {
+            for bootstrap in [nil, 4] as [Version?] {
+                let request = PullRequest(space: "s", after: 3, limit: 5, bootstrap: bootstrap, omitOwnAsWritten: omit)
+                #expect(try PullRequest(wireBytes: request.wireBytes) == request)
+            }
+        }
+        #expect(PullRequest(space: "s", after: 3, limit: 5).wireBytes.count + 2 == PullRequest(space: "s", after: 3, limit: 5, omitOwnAsWritten: true).wireBytes.count)
+        var writer = Writer("dev-1")
+        let m = writer.create(["title": .string("t")])
+        let push = PushRequest(mutations: [m], reportAsWritten: true)
+        #expect(try PushRequest(wireBytes: push.wireBytes) == push)
+        #expect(try PushRequest(wireBytes: PushRequest(mutations: [m]).wireBytes).reportAsWritten == false)
+        #expect(push.wireBytes.count == PushRequest(mutations: [m]).wireBytes.count + 1)
+        // One bit per result, lowest first; 10 results take two bytes.
+        let results = (0..<10).map { MutationResult(mutation: MutationID(unchecked: "m\($0)"), status: .applied, version: Version($0 + 1), asWritten: $0 % 3 == 0) }
+        let response = PushResponse(results: results, clock: HLC(millis: 5, counter: 0), reportsAsWritten: true)
+        let decoded = try PushResponse(wireBytes: response.wireBytes)
+        #expect(decoded == response)
+        #expect(decoded.results.map(\.asWritten) == [true, false, false, true, false, false, true, false, false, true])
+        // Not asked for: nothing is sent and the flags read as false.
+        let plain = PushResponse(results: results, clock: HLC(millis: 5, counter: 0))
+        #expect(plain.wireBytes.count + 3 == response.wireBytes.count)
+        #expect(try PushResponse(wireBytes: plain.wireBytes).results.allSatisfy { !$0.asWritten })
+        #expect(throws: FrameError.self) { try PushResponse(wireBytes: plain.wireBytes + [1, 0xFF]) }
+    }
+
     @Test func malformedPayloadsAreRefused() {
         func frame(_ payload: [UInt8], type: UInt8 = 5) -> [UInt8] { Frame.encode(payload: payload, type: type, compression: .none) }
         // Trailing bytes after a valid pull request.
-        Self.expectError(.malformed, frame(PullRequest(space: "s", after: 1, limit: 5, bootstrap: 3).wireBytes + [0]))
+        Self.expectError(.malformed, frame(PullRequest(space: "s", after: 1, limit: 5, bootstrap: 3, omitOwnAsWritten: true).wireBytes + [0]))
+        // Flags this version does not know.
+        Self.expectError(.malformed, frame(PullRequest(space: "s", after: 1, limit: 5, bootstrap: 3).wireBytes + [2]))
         // A string that is not UTF-8.
         Self.expectError(.malformed, frame([2, 0xC3, 0x28, 1, 5]))
         // An id with characters ids may not have.

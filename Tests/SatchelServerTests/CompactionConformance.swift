@@ -164,15 +164,19 @@ final class Clock: @unchecked Sendable {
         let key = RecordKey(space: "mission", collection: .notes, record: "n1")
         var w = DeviceWriter("d-ana")
         let create = w.createNote("n1", title: "from version 4", body: "kept across the upgrade")
-        // Build a version-4 database with the store of that time's schema, then write a note
-        // through the shared change-log algorithm.
+        // Build a version-4 database with the store of that time's schema, holding a note as
+        // the change-log algorithm writes it (rows as they were then).
         do {
             let db = try Database(configuration: DatabaseConfiguration(path: path))
             _ = try Migrator(Array(SQLiteServerStore.migrator.migrations.prefix(4))).migrate(db)
             try db.run("INSERT INTO spaces (id, created_at) VALUES ('mission', 1)")
+            var memory = ChangeLog(schema: .standard)
+            let result = try memory.applyMutation(create)
+            #expect(result.status == .applied)
             try db.transaction {
-                var log = try SQLiteChangeLog(db: db, schema: .standard, now: 1)
-                #expect(try log.applyMutation(create).status == .applied)
+                try db.run("INSERT INTO changes (version, space, data, at) VALUES (1, 'mission', ?, 1)", memory.changes[0].wireBytes)
+                try db.run("INSERT INTO records (space, collection, record, version, state) VALUES ('mission', 'notes', 'n1', 1, ?)", memory.records[key]!.wireBytes)
+                try db.run("INSERT INTO mutations (id, device, space, result) VALUES (?, 'd-ana', 'mission', ?)", create.id.rawValue, result.wireBytes)
             }
             #expect(try db.query("PRAGMA user_version") { $0.int(at: 0) } == [4])
             db.close()

@@ -119,6 +119,36 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     }
 
     @Test(arguments: Backend.allCases)
+    func writesAppliedAsWrittenAreMarkedKeptAndLeftOutOfTheirDevicesPulls(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        var ana = DeviceWriter("d-ana"), bob = DeviceWriter("d-bob")
+        let n1 = RecordKey(space: "mission", collection: .notes, record: "n1")
+        let first = try await store.push([ana.createNote("n1"), ana.mutation(.patch, n1, base: 1, ["title": .set(.string("Edited"))])])
+        #expect(first.map(\.asWritten) == [true, true])
+        // Bob's edit of an older version merges: not as written. Then his own new note is.
+        let second = try await store.push([bob.mutation(.patch, n1, base: 1, ["body": .set(.text("Bob's body"))]), bob.createNote("n2")])
+        #expect(second.map(\.status) == [.merged, .applied])
+        #expect(second.map(\.asWritten) == [false, true])
+        // A repeated push gets the same answers, flags included.
+        #expect(try await store.push([ana.createNote("n3")]).map(\.asWritten) == [true])
+        ana.counter -= 1
+        #expect(try await store.push([ana.createNote("n3")]).map(\.asWritten) == [true])
+
+        func versions(_ page: EncodedPage) throws -> [Version] { try page.encodedChanges.map { try Change(wireBytes: $0).version } }
+        #expect(try versions(await store.pull(space: "mission", after: 0, limit: 10)) == [1, 2, 3, 4, 5])
+        // Ana's pulls leave out her as-written changes but still end at the head.
+        let forAna = try await store.pull(space: "mission", after: 0, limit: 10, omitting: "d-ana")
+        #expect(try versions(forAna) == [3, 4])
+        #expect(forAna.cursor == 5 && !forAna.hasMore)
+        #expect(try versions(await store.pull(space: "mission", after: 0, limit: 10, omitting: "d-bob")) == [1, 2, 3, 5])
+        // Paged: a page that ends on a kept change has more; the cursor never skips one.
+        let paged = try await store.pull(space: "mission", after: 0, limit: 1, omitting: "d-ana")
+        #expect(try versions(paged) == [3])
+        #expect(paged.cursor == 3 && paged.hasMore)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
     func pullPagesBySpaceWithCursorAndHead(_ backend: Backend) async throws {
         let store = try await seeded(backend)
         var w = DeviceWriter("d-1")
