@@ -88,6 +88,14 @@ extension ReplicaStorage {
     public mutating func acknowledge(_ results: [MutationResult], serverClock: HLC?, physicalMillis: Int64) throws -> AcknowledgeSummary {
         try inTransaction { s in
             var summary = AcknowledgeSummary()
+            // Whether each space was pulled and no bootstrap is under way: asked once per push.
+            var settled: [SpaceID: Bool] = [:]
+            func isSettled(_ space: SpaceID) throws -> Bool {
+                if let known = settled[space] { return known }
+                let value = try s.cursor(of: space) > 0 && s.bootstrapHorizon(of: space) == nil
+                settled[space] = value
+                return value
+            }
             for result in results {
                 guard var entry = try s.outboxEntry(result.mutation), !entry.isRejected else { continue }
                 switch result.status {
@@ -118,10 +126,17 @@ extension ReplicaStorage {
                     if result.version == 0 || result.version <= confirmed {
                         try s.removeOutbox(seq: entry.seq)
                     } else if result.status == .applied, Self.confirmsAtOnce(entry, result, confirmed: confirmed),
+                        try isSettled(key.space), case let seqs = try s.outboxSeqs(for: key), seqs.first == entry.seq,
+                        result.asWritten && seqs.count == 1 {
+                        // As written, and the device's only write to the record: what it shows
+                        // (the confirmed state with this write replayed) is the server's record.
+                        try s.confirmView(of: key, version: result.version)
+                        try s.removeOutbox(seq: entry.seq)
+                        continue
+                    } else if result.status == .applied, Self.confirmsAtOnce(entry, result, confirmed: confirmed),
+                        try isSettled(key.space), try s.outboxSeqs(for: key).first == entry.seq,
                         var record = try s.record(key),
-                        entry.mutation.operation == .create || record.confirmed != nil,
-                        try s.outbox(for: key).first?.seq == entry.seq,
-                        try s.cursor(of: key.space) > 0, try s.bootstrapHorizon(of: key.space) == nil {
+                        entry.mutation.operation == .create || record.confirmed != nil {
                         // Applied as written on exactly the state the device holds, with no
                         // earlier write of its own in between: the server's record is what the
                         // device computes, so it is confirmed now and the change is not applied
@@ -132,6 +147,9 @@ extension ReplicaStorage {
                         record.confirmedVersion = result.version
                         try s.saveRecord(record)
                         try s.removeOutbox(seq: entry.seq)
+                        // The view is the confirmed state with the entries replayed on it; the
+                        // first entry moved into the confirmed state, so it is unchanged.
+                        continue
                     } else {
                         // The view replays acknowledged entries as it did pending ones, so it
                         // stays as it is: no rebuild (the common case of a bulk push).

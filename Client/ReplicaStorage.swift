@@ -21,6 +21,10 @@ public protocol ReplicaStorage {
 
     /// The entries about one record that are not rejected, oldest first.
     func outbox(for key: RecordKey) throws -> [OutboxEntry]
+    /// The sequence numbers of the entries about `key` that are not rejected, oldest first.
+    func outboxSeqs(for key: RecordKey) throws -> [Int64]
+    /// Makes the record's view its confirmed state, at `version`.
+    mutating func confirmView(of key: RecordKey, version: Version) throws
     /// Up to `limit` pending entries, oldest first.
     func pendingEntries(limit: Int) throws -> [OutboxEntry]
     func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry?
@@ -49,6 +53,13 @@ public protocol ReplicaStorage {
 
 extension ReplicaStorage {
     public func confirmedVersion(of key: RecordKey) throws -> Version? { try record(key)?.confirmedVersion }
+    public func outboxSeqs(for key: RecordKey) throws -> [Int64] { try outbox(for: key).map(\.seq) }
+    public mutating func confirmView(of key: RecordKey, version: Version) throws {
+        guard var record = try record(key) else { return }
+        record.confirmed = record.view
+        record.confirmedVersion = version
+        try saveRecord(record)
+    }
     public func acknowledgedCount(in space: SpaceID) throws -> Int {
         try acknowledgedEntries().filter { $0.mutation.key.space == space }.count
     }

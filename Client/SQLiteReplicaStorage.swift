@@ -212,6 +212,20 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         try db.run("UPDATE outbox SET state = 'acknowledged', version = ? WHERE seq = ?", version, seq)
     }
 
+    public func outboxSeqs(for key: RecordKey) throws -> [Int64] {
+        try db.query(
+            "SELECT seq FROM outbox WHERE space = ? AND collection = ? AND record = ? AND state != 'rejected' ORDER BY seq",
+            key.space.rawValue, key.collection.rawValue, key.record.rawValue
+        ) { $0.int64(at: 0) }
+    }
+
+    public mutating func confirmView(of key: RecordKey, version: Version) throws {
+        // Both columns hold FieldValues encodings: the view's bytes are the confirmed state's.
+        try db.run(
+            "UPDATE records SET confirmed_version = ?, confirmed = view WHERE space = ? AND collection = ? AND record = ?",
+            version, key.space.rawValue, key.collection.rawValue, key.record.rawValue)
+    }
+
     public func acknowledgedCount(in space: SpaceID) throws -> Int {
         try db.query("SELECT count(*) FROM outbox WHERE state = 'acknowledged' AND space = ?", space.rawValue) { $0.int(at: 0) }[0]
     }

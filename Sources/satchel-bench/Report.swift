@@ -92,8 +92,8 @@ extension Orchestrator {
 
         ## How each phase measures
 
-        - **push**: a device writes the notes locally (`createNote`), then one `SatchelClient.sync`
-          pushes them in batches of 500; the push part runs from the start of the sync to the end
+        - **push**: a device that has synced once before writes the notes locally (`createNote`),
+          then one `SatchelClient.sync` pushes them in batches of 500; the push part runs from the start of the sync to the end
           of the last batch's acknowledgement. The same notes then go again as `PushRequest`s
           straight through `HTTPTransport` (another device, new ids), which leaves out the
           client's outbox. Baseline: the same rows inserted into a plain SQLite table (WAL,

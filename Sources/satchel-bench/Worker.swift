@@ -83,6 +83,10 @@ enum Worker {
         let client = try await DeviceFactory.client(directory: spec.directory + "/device", url: spec.url, account: spec.account, stats: stats)
         let space = SpaceID(unchecked: spec.space)
         let notes = (0..<spec.notes).map(factory.note)
+        // A device in use: it has synced a note before (on a server that held nothing at all,
+        // its first pull ends at cursor 0 and its next writes come back once in a snapshot).
+        _ = try await client.createNote(space: space, title: "Kick-off", body: "First note of the mission.", tags: [])
+        try await client.sync()
         // Local writes: each is its own transaction with the outbox entry and the search index.
         let (_, local) = try await Window.measure {
             for n in notes { try await client.createNote(space: space, title: n.title, body: n.body, tags: n.tags) }
