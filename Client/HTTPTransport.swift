@@ -101,11 +101,14 @@ public final class HTTPTransport: SyncTransport {
     }
 
     func send(_ path: String, _ message: Message, timeout: TimeAmount? = nil) async throws -> Message {
+        try await send(path, frame: Frame.encode(message), timeout: timeout)
+    }
+
+    func send(_ path: String, frame: [UInt8], timeout: TimeAmount? = nil) async throws -> Message {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Content-Type", value: "application/x-satchel-frame")
-        let frame = Frame.encode(message)
         request.body = .bytes(ByteBuffer(bytes: frame))
         let response: HTTPClientResponse
         let body: ByteBuffer
@@ -141,6 +144,11 @@ public final class HTTPTransport: SyncTransport {
 
     public func push(_ request: PushRequest) async throws -> PushResponse {
         guard case .pushResponse(let r) = try await send("/v1/push", .pushRequest(request)) else { throw unexpected() }
+        return r
+    }
+
+    public func push(_ encoded: EncodedPush) async throws -> PushResponse {
+        guard case .pushResponse(let r) = try await send("/v1/push", frame: encoded.frame) else { throw unexpected() }
         return r
     }
 

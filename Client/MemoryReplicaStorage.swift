@@ -10,6 +10,8 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
     var nextSeq: Int64 = 1
     var cursors: [SpaceID: Version] = [:]
     var bootstraps: [SpaceID: Version] = [:]
+    /// Entries acknowledged as written.
+    var asWritten: Set<Int64> = []
 
     public init(device: DeviceID, schema: Schema = .standard) {
         self.schema = schema
@@ -37,8 +39,9 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
         ordered.filter { $0.mutation.key == key && !$0.isRejected }
     }
 
-    public func pendingEntries(limit: Int) -> [OutboxEntry] {
-        Array(ordered.filter { $0.state == .pending }.prefix(limit))
+    public func pendingEntries(limit: Int) -> [OutboxEntry] { pendingEntries(after: 0, limit: limit) }
+    public func pendingEntries(after: Int64, limit: Int) -> [OutboxEntry] {
+        Array(ordered.filter { $0.state == .pending && $0.seq > after }.prefix(limit))
     }
 
     public func outboxEntry(_ mutation: MutationID) -> OutboxEntry? {
@@ -55,7 +58,16 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
 
     public mutating func updateOutbox(_ entry: OutboxEntry) { entries[entry.seq] = entry }
     public mutating func removeOutbox(seq: Int64) { entries[seq] = nil }
-    public mutating func markAcknowledged(seq: Int64, version: Version) { entries[seq]?.state = .acknowledged(version: version) }
+    public mutating func markAcknowledged(seq: Int64, version: Version, asWritten flag: Bool) {
+        entries[seq]?.state = .acknowledged(version: version)
+        if flag { asWritten.insert(seq) } else { asWritten.remove(seq) }
+    }
+    public func asWrittenAcknowledgedCount(in space: SpaceID) -> Int {
+        asWritten.filter { seq in
+            guard let e = entries[seq], case .acknowledged = e.state else { return false }
+            return e.mutation.key.space == space
+        }.count
+    }
     public func rejectedEntries() -> [OutboxEntry] { ordered.filter(\.isRejected) }
     public func acknowledgedEntries() -> [OutboxEntry] {
         ordered.filter { if case .acknowledged = $0.state { true } else { false } }

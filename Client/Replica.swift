@@ -83,6 +83,12 @@ extension ReplicaStorage {
         try pendingEntries(limit: limit).map(\.mutation)
     }
 
+    /// The next batch after the entry `after` (0 for the oldest), with the last entry's number.
+    public func nextBatch(after: Int64, limit: Int) throws -> (mutations: [Mutation], last: Int64) {
+        let entries = try pendingEntries(after: after, limit: limit)
+        return (entries.map(\.mutation), entries.last?.seq ?? after)
+    }
+
     /// Records the server's answers to a push, in one transaction.
     @discardableResult
     public mutating func acknowledge(_ results: [MutationResult], serverClock: HLC?, physicalMillis: Int64) throws -> AcknowledgeSummary {
@@ -153,7 +159,7 @@ extension ReplicaStorage {
                     } else {
                         // The view replays acknowledged entries as it did pending ones, so it
                         // stays as it is: no rebuild (the common case of a bulk push).
-                        try s.markAcknowledged(seq: entry.seq, version: result.version)
+                        try s.markAcknowledged(seq: entry.seq, version: result.version, asWritten: result.asWritten)
                         continue
                     }
                 }
@@ -184,12 +190,13 @@ extension ReplicaStorage {
     ///
     /// `omitOwnAsWritten` is the caller's word that no push of this device can still be answered
     /// while the pull runs. The pull then leaves out this device's writes applied as written,
-    /// provided every such write was confirmed when acknowledged: none waits acknowledged.
+    /// provided every such write was confirmed when acknowledged (other acknowledged writes
+    /// still come back: the server sends them).
     public func pullRequest(_ space: SpaceID, horizon: Version, limit: Int, omitOwnAsWritten: Bool = false) throws -> PullRequest {
         let cursor = try cursor(of: space)
         if cursor == 0 { return PullRequest(space: space, after: 0, limit: limit, bootstrap: horizon) }
         let bootstrap = try bootstrapHorizon(of: space)
-        let omit = try omitOwnAsWritten && bootstrap == nil && acknowledgedCount(in: space) == 0
+        let omit = try omitOwnAsWritten && bootstrap == nil && asWrittenAcknowledgedCount(in: space) == 0
         return PullRequest(space: space, after: cursor, limit: limit, bootstrap: bootstrap, omitOwnAsWritten: omit)
     }
 

@@ -25,20 +25,23 @@ public protocol ReplicaStorage {
     func outboxSeqs(for key: RecordKey) throws -> [Int64]
     /// Makes the record's view its confirmed state, at `version`.
     mutating func confirmView(of key: RecordKey, version: Version) throws
-    /// Up to `limit` pending entries, oldest first.
-    func pendingEntries(limit: Int) throws -> [OutboxEntry]
+    /// Up to `limit` pending entries with sequence numbers above `after`, oldest first.
+    func pendingEntries(after: Int64, limit: Int) throws -> [OutboxEntry]
     func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry?
     /// Stores a new entry and returns its sequence number.
     mutating func appendOutbox(_ entry: OutboxEntry) throws -> Int64
     /// Replaces the entry with the same `seq` (its mutation may change: a resend gets a new id).
     mutating func updateOutbox(_ entry: OutboxEntry) throws
     /// Marks the entry acknowledged by the server at `version`; its mutation is unchanged.
-    mutating func markAcknowledged(seq: Int64, version: Version) throws
+    /// `asWritten`: the server said the write applied as written (so pulls that leave such
+    /// writes out would not bring it back).
+    mutating func markAcknowledged(seq: Int64, version: Version, asWritten: Bool) throws
     mutating func removeOutbox(seq: Int64) throws
     /// Entries the server acknowledged that have not come back in a pull yet, oldest first.
     func acknowledgedEntries() throws -> [OutboxEntry]
-    /// How many entries of `space` wait acknowledged for their change to come back in a pull.
-    func acknowledgedCount(in space: SpaceID) throws -> Int
+    /// How many entries of `space` acknowledged as written wait for their change to come back
+    /// in a pull (they could not be confirmed at once).
+    func asWrittenAcknowledgedCount(in space: SpaceID) throws -> Int
     /// Entries the server rejected, oldest first.
     func rejectedEntries() throws -> [OutboxEntry]
     /// How many entries are not yet acknowledged.
@@ -53,6 +56,8 @@ public protocol ReplicaStorage {
 
 extension ReplicaStorage {
     public func confirmedVersion(of key: RecordKey) throws -> Version? { try record(key)?.confirmedVersion }
+    /// Up to `limit` pending entries, oldest first.
+    public func pendingEntries(limit: Int) throws -> [OutboxEntry] { try pendingEntries(after: 0, limit: limit) }
     public func outboxSeqs(for key: RecordKey) throws -> [Int64] { try outbox(for: key).map(\.seq) }
     public mutating func confirmView(of key: RecordKey, version: Version) throws {
         guard var record = try record(key) else { return }
@@ -60,7 +65,5 @@ extension ReplicaStorage {
         record.confirmedVersion = version
         try saveRecord(record)
     }
-    public func acknowledgedCount(in space: SpaceID) throws -> Int {
-        try acknowledgedEntries().filter { $0.mutation.key.space == space }.count
-    }
+
 }

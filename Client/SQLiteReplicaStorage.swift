@@ -50,6 +50,9 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
                 SELECT -rowid, title, body, extra, space, collection, record, tags FROM search WHERE collection = 'entries' AND rowid > 0;
             DELETE FROM search WHERE collection = 'entries' AND rowid > 0;
             """),
+        Migration(version: 4, name: "writes acknowledged as written", sql: """
+            ALTER TABLE outbox ADD COLUMN as_written INTEGER NOT NULL DEFAULT 0;
+            """),
     ])
 
     /// Opens (creating if needed) the store at `path`.
@@ -177,8 +180,8 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             key.space.rawValue, key.collection.rawValue, key.record.rawValue, map: Self.entry)
     }
 
-    public func pendingEntries(limit: Int) throws -> [OutboxEntry] {
-        try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?", limit, map: Self.entry)
+    public func pendingEntries(after: Int64, limit: Int) throws -> [OutboxEntry] {
+        try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?", after, limit, map: Self.entry)
     }
 
     public func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry? {
@@ -208,8 +211,8 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             state, version, code, message, entry.seq)
     }
 
-    public mutating func markAcknowledged(seq: Int64, version: Version) throws {
-        try db.run("UPDATE outbox SET state = 'acknowledged', version = ? WHERE seq = ?", version, seq)
+    public mutating func markAcknowledged(seq: Int64, version: Version, asWritten: Bool) throws {
+        try db.run("UPDATE outbox SET state = 'acknowledged', version = ?, as_written = ? WHERE seq = ?", version, asWritten, seq)
     }
 
     public func outboxSeqs(for key: RecordKey) throws -> [Int64] {
@@ -226,8 +229,8 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             version, key.space.rawValue, key.collection.rawValue, key.record.rawValue)
     }
 
-    public func acknowledgedCount(in space: SpaceID) throws -> Int {
-        try db.query("SELECT count(*) FROM outbox WHERE state = 'acknowledged' AND space = ?", space.rawValue) { $0.int(at: 0) }[0]
+    public func asWrittenAcknowledgedCount(in space: SpaceID) throws -> Int {
+        try db.query("SELECT count(*) FROM outbox WHERE state = 'acknowledged' AND as_written = 1 AND space = ?", space.rawValue) { $0.int(at: 0) }[0]
     }
 
     public func confirmedVersion(of key: RecordKey) throws -> Version? {

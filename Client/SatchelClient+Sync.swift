@@ -44,13 +44,23 @@ extension SatchelClient {
 
         p.phase = .pushing
         let batchSize = max(1, min(hello.limits.maxMutationsPerPush, 500))
-        while true {
-            let batch = try storage.nextBatch(limit: batchSize)
-            if batch.isEmpty { break }
-            let response = try await transport.push(PushRequest(mutations: batch, reportAsWritten: true))
+        // Batches go one at a time, in order (a later batch may build on an earlier one), but
+        // the next is read and encoded while the server applies the one before.
+        func prepare(after: Int64) throws -> (push: EncodedPush, last: Int64)? {
+            let batch = try storage.nextBatch(after: after, limit: batchSize)
+            if batch.mutations.isEmpty { return nil }
+            return (EncodedPush(PushRequest(mutations: batch.mutations, reportAsWritten: true)), batch.last)
+        }
+        var next = try prepare(after: 0)
+        while let current = next {
+            async let answer = transport.push(current.push)
+            next = try prepare(after: current.last)
+            let response = try await answer
             let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
+            // A write sent again whole goes before the batch prepared behind it.
+            if summary.resent > 0 { next = try prepare(after: 0) }
             report.pushed += summary
-            p.pushed += batch.count - summary.resent
+            p.pushed += current.push.request.mutations.count - summary.resent
             bytes()
             progress(p)
         }

@@ -5,9 +5,28 @@ public import SatchelProtocol
 public protocol SyncTransport: Sendable {
     func hello(_ request: HelloRequest) async throws -> HelloResponse
     func push(_ request: PushRequest) async throws -> PushResponse
+    /// Sends a push encoded beforehand (see `EncodedPush`).
+    func push(_ encoded: EncodedPush) async throws -> PushResponse
     func pull(_ request: PullRequest) async throws -> PullResponse
     /// Opens the live connection; the stream ends (or throws) when the connection does.
     func live() async throws -> AsyncThrowingStream<LiveEvent, any Error>
+}
+
+/// A push request with its frame, encoded (and compressed) ahead of sending: a client encodes the
+/// next batch while the server applies the one before.
+public struct EncodedPush: Sendable {
+    public let request: PushRequest
+    public let frame: [UInt8]
+
+    public init(_ request: PushRequest) {
+        self.request = request
+        frame = Frame.encode(.pushRequest(request))
+    }
+}
+
+extension SyncTransport {
+    /// Transports that send messages rather than frames push the request itself.
+    public func push(_ encoded: EncodedPush) async throws -> PushResponse { try await push(encoded.request) }
 }
 
 /// Why talking to the server failed, in words a field user can act on.

@@ -94,6 +94,10 @@ final class CountingTransport: SyncTransport {
         try await measure("push", rawRequest: request.wireBytes.count, { try await inner.push(request) }, rawResponse: { $0.wireBytes.count })
     }
 
+    func push(_ encoded: EncodedPush) async throws -> PushResponse {
+        try await measure("push", rawRequest: encoded.request.wireBytes.count, { try await inner.push(encoded) }, rawResponse: { $0.wireBytes.count })
+    }
+
     func pull(_ request: PullRequest) async throws -> PullResponse {
         try await measure("pull", rawRequest: request.wireBytes.count, { try await inner.pull(request) }, rawResponse: { $0.wireBytes.count })
     }

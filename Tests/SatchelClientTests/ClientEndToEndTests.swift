@@ -31,6 +31,31 @@ struct ClientWorld {
 }
 
 @Suite(.serialized) struct ClientEndToEndTests {
+    @Test func aBacklogGoesOutInOrderedBatchesEachEncodedWhileTheOneBeforeIsApplied() async throws {
+        let world = try await ClientWorld()
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "ana-laptop")
+        let bob = try await world.device("bob", "bob-phone")
+        _ = try await bob.createNote(space: "mission", title: "Kick-off")
+        try await bob.sync()
+        try await ana.sync()
+        // Two batches of at most 500; the last write edits a note created in the first.
+        var keys: [RecordKey] = []
+        for i in 0..<600 { keys.append(try await ana.createNote(space: "mission", title: "Note \(i)", body: "Body \(i)")) }
+        try await ana.updateNote(keys[3], title: "Note 3, revised after the backlog")
+        let report = try await ana.sync()
+        #expect(report.pushed.applied == 601)
+        // The creates are confirmed as written; the edit, based on a version the device never
+        // had, comes back once.
+        #expect(report.pushed.rejected == 0)
+        #expect(report.pulled == 1)
+        #expect(try await ana.status().pending == 0)
+        #expect(try await ana.rejected().isEmpty)
+        #expect(try await bob.sync().pulled == 601)
+        #expect(try await bob.record(keys[3])?.view?["title"] == .string("Note 3, revised after the backlog"))
+        #expect(try await bob.record(keys[599])?.view?["title"] == .string("Note 599"))
+    }
+
     @Test func ownWritesAreConfirmedOnAcknowledgementAndNotPulledBack() async throws {
         let world = try await ClientWorld()
         defer { world.server.terminate() }
