@@ -50,8 +50,14 @@ public enum HTTPAPI {
         router.post("/v1/push") { request, _ -> Response in
             await respondFrame(request, service) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
-                guard case .pushRequest(let push) = try await decode(request, service: service) else { throw wrongMessage("PushRequest") }
-                return Frame.encode(.pushResponse(try await service.push(push, device: device)))
+                let body = try await collect(request, limit: service.limits.maxRequestBytes)
+                let apply: @Sendable () async throws -> [UInt8] = {
+                    guard case .pushRequest(let push) = try decode(body, service: service) else { throw wrongMessage("PushRequest") }
+                    return Frame.encode(.pushResponse(try await service.push(push, device: device)))
+                }
+                // Bulk uploads take turns (memory); a few notes saved while online go straight on.
+                let small = (Frame.declaredPayloadSize(body) ?? .max) <= SyncService.smallPushBytes
+                return small ? try await apply() : try await service.pushAdmission.run(apply)
             }
         }
 
@@ -179,7 +185,10 @@ public enum HTTPAPI {
     }
 
     static func decode(_ request: Request, service: SyncService) async throws -> Message {
-        let body = try await collect(request, limit: service.limits.maxRequestBytes)
+        try decode(try await collect(request, limit: service.limits.maxRequestBytes), service: service)
+    }
+
+    static func decode(_ body: [UInt8], service: SyncService) throws -> Message {
         service.metrics.frame(direction: "in", sent: body.count, raw: Frame.declaredPayloadSize(body) ?? body.count)
         do {
             return try Frame.decode(body, maxPayloadBytes: service.limits.maxPayloadBytes)

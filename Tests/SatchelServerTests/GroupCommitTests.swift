@@ -97,6 +97,33 @@ import Testing
         await store.close()
     }
 
+    @Test func admissionLetsAtMostItsLimitInAndEveryoneThrough() async throws {
+        final class Gauge: @unchecked Sendable {
+            let lock = NSLock()
+            var now = 0, peak = 0
+            func change(_ by: Int) { lock.withLock { now += by; peak = max(peak, now) } }
+        }
+        let admission = Admission(limit: 3), gauge = Gauge()
+        let done = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    try await admission.run {
+                        gauge.change(1)
+                        try await Task.sleep(for: .milliseconds(2))
+                        gauge.change(-1)
+                        return i
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(done.sorted() == Array(0..<20))
+        #expect(gauge.peak == 3)
+        // A holder that throws gives its place back.
+        await #expect(throws: CancellationError.self) { try await admission.run { throw CancellationError() } }
+        #expect(try await admission.run { 1 } == 1)
+    }
+
     @Test func readsAreServedWhileAWriteIsQueuedAndSeeEachCommit() async throws {
         let store = try await seeded()
         var w = DeviceWriter("d-1")
