@@ -105,6 +105,11 @@ public final class HTTPTransport: SyncTransport {
     }
 
     func send(_ path: String, frame: [UInt8], timeout: TimeAmount? = nil) async throws -> Message {
+        try await exchange(path, frame: frame, timeout: timeout).message
+    }
+
+    /// Sends a frame; the reply, and the optional features the server's answer names.
+    func exchange(_ path: String, frame: [UInt8], timeout: TimeAmount? = nil) async throws -> (message: Message, features: Set<String>) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -125,6 +130,7 @@ public final class HTTPTransport: SyncTransport {
         } catch {
             throw TransportError(.badResponse, "the server at \(baseURL) sent an unreadable answer (HTTP \(response.status.code), \(error.message)); is this a Satchel server?")
         }
+        let features = Set(response.headers["Satchel-Features"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
         if case .error(let e) = reply {
             switch (response.status.code, e.code) {
             case (401, _): throw TransportError(.unauthorized, code: e.code, e.message)
@@ -132,13 +138,15 @@ public final class HTTPTransport: SyncTransport {
             default: throw TransportError(.refused, code: e.code, e.message)
             }
         }
-        return reply
+        return (reply, features)
     }
 
     public func hello(_ request: HelloRequest) async throws -> HelloResponse {
         // Hello opens every sync and is tiny: a short deadline tells "offline" within seconds
         // (the client library retries refused connections until the deadline).
-        guard case .helloResponse(let r) = try await send("/v1/hello", .helloRequest(request), timeout: .seconds(5)) else { throw unexpected() }
+        let (reply, features) = try await exchange("/v1/hello", frame: Frame.encode(.helloRequest(request)), timeout: .seconds(5))
+        guard case .helloResponse(var r) = reply else { throw unexpected() }
+        r.asWrittenSupported = features.contains("as-written")
         return r
     }
 

@@ -52,6 +52,9 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             """),
         Migration(version: 4, name: "writes acknowledged as written", sql: """
             ALTER TABLE outbox ADD COLUMN as_written INTEGER NOT NULL DEFAULT 0;
+            -- Writes acknowledged before this version may have been as written on an upgraded
+            -- server: count them so, and pulls bring everything back until they are confirmed.
+            UPDATE outbox SET as_written = 1 WHERE state = 'acknowledged';
             """),
     ])
 

@@ -49,7 +49,7 @@ extension SatchelClient {
         func prepare(after: Int64) throws -> (push: EncodedPush, last: Int64)? {
             let batch = try storage.nextBatch(after: after, limit: batchSize)
             if batch.mutations.isEmpty { return nil }
-            return (EncodedPush(PushRequest(mutations: batch.mutations, reportAsWritten: true)), batch.last)
+            return (EncodedPush(PushRequest(mutations: batch.mutations, reportAsWritten: hello.asWrittenSupported)), batch.last)
         }
         var next = try prepare(after: 0)
         while let current = next {
@@ -79,7 +79,8 @@ extension SatchelClient {
             var resets = 0
             while true {
                 // Syncs run one at a time, so no push of this device is in flight now.
-                let request = try storage.pullRequest(space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize), omitOwnAsWritten: true)
+                let request = try storage.pullRequest(
+                    space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize), omitOwnAsWritten: hello.asWrittenSupported)
                 let page: PullResponse
                 do {
                     page = try await transport.pull(request)
@@ -108,7 +109,7 @@ extension SatchelClient {
         // Writes made while the pull ran (or requeued with whole text) go out now.
         if try storage.pendingCount() > 0 {
             while case let batch = try storage.nextBatch(limit: batchSize), !batch.isEmpty {
-                let response = try await transport.push(PushRequest(mutations: batch, reportAsWritten: true))
+                let response = try await transport.push(PushRequest(mutations: batch, reportAsWritten: hello.asWrittenSupported))
                 let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
                 report.pushed += summary
                 if summary.resent == 0 && summary.applied + summary.merged + summary.conflicts + summary.rejected == 0 { break }
@@ -139,11 +140,23 @@ extension SatchelClient {
                     group.addTask {
                         for try await event in events {
                             let first = await lastHeard.touch()
+                            // A long sync (a backlog, a first bootstrap) reads no events: the
+                            // watchdog waits for it rather than calling the link dead.
+                            func syncNow() async throws {
+                                await lastHeard.setSyncing(true)
+                                do {
+                                    onSync(.success(try await self.sync(progress: { _ in })))
+                                    await lastHeard.setSyncing(false)
+                                } catch {
+                                    await lastHeard.setSyncing(false)
+                                    throw error
+                                }
+                            }
                             switch event {
                             case .revoked(let message): throw TransportError(.unauthorized, code: "token_revoked", message)
-                            case .advanced: onSync(.success(try await self.sync(progress: { _ in })))
+                            case .advanced: try await syncNow()
                             // The server's greeting: subscribed, so sync now.
-                            case .heartbeat where first: onSync(.success(try await self.sync(progress: { _ in })))
+                            case .heartbeat where first: try await syncNow()
                             case .heartbeat: break
                             }
                         }
@@ -191,5 +204,11 @@ actor ManagedClock {
         defer { heard = true }
         return !heard
     }
-    func silence() -> Duration { .now - last }
+    private var syncing = false
+    func setSyncing(_ value: Bool) {
+        syncing = value
+        last = .now
+    }
+    /// How long nothing was heard; zero while a sync runs.
+    func silence() -> Duration { syncing ? .zero : .now - last }
 }

@@ -135,6 +135,11 @@ enum SearchIndex {
                 ]
             ) { ($0.int64(at: 0), $0.double(at: 1)) }
         }
+        // A filtered search ranks every match that passes the filter: the bound below counts
+        // matches anywhere, and would cut off a narrow filter's older notes.
+        if filter.space != nil || filter.collection != nil || filter.tag != nil {
+            return try rank(query, "rowid >= ?", Int64.min)
+        }
         // The rowid of the query's Nth newest matching note, if it has that many (cheap: no ranking).
         let threshold = try db.query(
             "SELECT rowid FROM search WHERE search MATCH ? AND rowid > 0 ORDER BY rowid DESC LIMIT 1 OFFSET ?", query, rankedNotes - 1

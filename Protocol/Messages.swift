@@ -78,6 +78,10 @@ public struct HelloResponse: Hashable, Sendable {
     /// The server's physical time in milliseconds, so a device can warn about its own clock.
     public var serverTime: Timestamp
     public var spaces: [SpaceAccess]
+    /// Whether the server understands the as-written flags (§5). Not in the frame: servers
+    /// that do say so with the HTTP header `Satchel-Features: as-written` (§14), because a
+    /// server that predates them refuses any message that carries them.
+    public var asWrittenSupported = false
 
     public init(protocolVersion: UInt16 = satchelProtocolVersion, server: String, device: DeviceID, user: UserID, limits: Limits, serverTime: Timestamp, spaces: [SpaceAccess]) {
         self.protocolVersion = protocolVersion

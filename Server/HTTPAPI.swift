@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 public import Hummingbird
 public import HummingbirdWebSocket
 public import HummingbirdCore
@@ -198,13 +199,16 @@ public enum HTTPAPI {
         }
     }
 
+    /// Optional protocol features this server understands (PROTOCOL.md §14).
+    static let satchelFeatures = HTTPField.Name("Satchel-Features")!
+
     /// Runs a handler that produces a frame; errors become ErrorResponse frames, or JSON when
     /// the client asked for it with `Accept: application/json` (handy with curl).
     static func respondFrame(_ request: Request, _ service: SyncService, _ body: () async throws -> [UInt8]) async -> Response {
         do {
             let frame = try await body()
             service.metrics.frame(direction: "out", sent: frame.count, raw: Frame.declaredPayloadSize(frame) ?? frame.count)
-            return Response(status: .ok, headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
+            return Response(status: .ok, headers: [.contentType: frameContentType, satchelFeatures: "as-written"], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
         } catch {
             let api = apiError(error)
             if request.headers[.accept]?.contains("application/json") == true {

@@ -235,7 +235,9 @@ public actor SQLiteServerStore: ServerStore {
 
     public func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) throws {
         pendingCursors.append(PullMark(device: device, space: space, cursor: cursor, at: now))
-        scheduleCommit()
+        // Written with the next push's commit; a server that only serves pulls writes them in
+        // batches rather than paying an fsync for each.
+        if pendingCursors.count >= 256 { scheduleCommit() }
     }
 
     /// Writes the pull progress noted since the last commit, in the current transaction if any.
@@ -334,12 +336,16 @@ public actor SQLiteServerStore: ServerStore {
                         }
                         outcomes.append(.success(results))
                     } catch {
-                        // The savepoint was rolled back: read the head again.
+                        // After some errors (full disk, I/O) SQLite rolls back the whole
+                        // transaction: then every push of the batch fails, none is half-applied.
+                        guard db.isInTransaction else { throw error }
+                        // Only the savepoint was rolled back: read the head again.
                         outcomes.append(.failure(error))
                         log = try SQLiteChangeLog(db: db, schema: schema, now: now)
                     }
                 }
-                try writePendingCursors()
+                // Bookkeeping: a failure here must not fail the pushes; it is tried again later.
+                try? db.transaction { try writePendingCursors() }
             }
             groupCommits += 1
         } catch {
