@@ -140,14 +140,17 @@ enum SearchIndex {
         if filter.space != nil || filter.collection != nil || filter.tag != nil {
             return try rank(query, "rowid >= ?", Int64.min)
         }
-        // The rowid of the query's Nth newest matching note, if it has that many (cheap: no ranking).
-        let threshold = try db.query(
-            "SELECT rowid FROM search WHERE search MATCH ? AND rowid > 0 ORDER BY rowid DESC LIMIT 1 OFFSET ?", query, rankedNotes - 1
-        ) { $0.int64(at: 0) }.first
-        guard let threshold else { return try rank(query, "rowid >= ?", Int64.min) }
-        let candidates = try rank(query, "rowid >= ?", threshold)            // the newest notes
-            + rank(query, "rowid < 0")                                            // reference entries, all
-            + rank("{title} : (\(query))", "rowid > 0 AND rowid < ?", threshold)  // older notes by title
+        // The newest matches with their scores in one pass (FTS5 walks rowids in order, so bm25
+        // is computed for these rows only).
+        let newest = try db.query(
+            "SELECT rowid, bm25(search, 10.0, 1.0, 3.0) FROM search WHERE search MATCH ? ORDER BY rowid DESC LIMIT ?", query, rankedNotes
+        ) { (rowid: $0.int64(at: 0), score: $0.double(at: 1)) }
+        var candidates = newest
+        if newest.count == rankedNotes, let threshold = newest.last?.rowid {
+            // A common word: the reference entries not reached yet, and older notes by title.
+            candidates += try rank(query, "rowid < ?", min(threshold, 0))
+            if threshold > 0 { candidates += try rank("{title} : (\(query))", "rowid > 0 AND rowid < ?", threshold) }
+        }
         return Array(candidates.sorted { $0.score < $1.score }.prefix(limit))
     }
 
