@@ -36,7 +36,8 @@ public actor SQLiteServerStore: ServerStore {
         _ = try db.query("PRAGMA cache_size = -8192") { _ in () }
         self.db = db
         // Readers scan in order (pulls, snapshots) or look up a row (tokens): a small cache each.
-        readers = ReaderPool(path: path, keep: 2) { try $0.execute("PRAGMA cache_size = -1024") }
+        // Four idle ones cover the threads that run requests on this kind of machine.
+        readers = ReaderPool(path: path, keep: 4) { try $0.execute("PRAGMA cache_size = -1024") }
         self.schema = schema
         self.path = path
         self.clock = clock
