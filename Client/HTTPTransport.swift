@@ -101,11 +101,7 @@ public final class HTTPTransport: SyncTransport {
     }
 
     func send(_ path: String, _ message: Message, timeout: TimeAmount? = nil) async throws -> Message {
-        try await send(path, frame: Frame.encode(message), timeout: timeout)
-    }
-
-    func send(_ path: String, frame: [UInt8], timeout: TimeAmount? = nil) async throws -> Message {
-        try await exchange(path, frame: frame, timeout: timeout).message
+        try await exchange(path, frame: Frame.encode(message), timeout: timeout).message
     }
 
     /// Sends a frame; the reply, and the optional features the server's answer names.
@@ -156,7 +152,7 @@ public final class HTTPTransport: SyncTransport {
     }
 
     public func push(_ encoded: EncodedPush) async throws -> PushResponse {
-        guard case .pushResponse(let r) = try await send("/v1/push", frame: encoded.frame) else { throw unexpected() }
+        guard case .pushResponse(let r) = try await exchange("/v1/push", frame: encoded.frame).message else { throw unexpected() }
         return r
     }
 

@@ -132,29 +132,13 @@ extension ReplicaStorage {
                     if result.version == 0 || result.version <= confirmed {
                         try s.removeOutbox(seq: entry.seq)
                     } else if result.status == .applied, Self.confirmsAtOnce(entry, result, confirmed: confirmed),
-                        try isSettled(key.space), case let seqs = try s.outboxSeqs(for: key), seqs.first == entry.seq,
-                        result.asWritten && seqs.count == 1 {
-                        // As written, and the device's only write to the record: what it shows
-                        // (the confirmed state with this write replayed) is the server's record.
-                        try s.confirmView(of: key, version: result.version)
+                        try isSettled(key.space), try s.confirmOwnWrite(entry, at: result.version, asWritten: result.asWritten) {
+                        // Confirmed now, so the change is not applied again when pulled (or not
+                        // even sent: `omitOwnAsWritten`). Not during a bootstrap: a snapshot does
+                        // not bring back records deleted and compacted since. The view is the
+                        // confirmed state with the entries replayed on it; the first entry moved
+                        // into the confirmed state, so it is unchanged.
                         try s.removeOutbox(seq: entry.seq)
-                        continue
-                    } else if result.status == .applied, Self.confirmsAtOnce(entry, result, confirmed: confirmed),
-                        try isSettled(key.space), try s.outboxSeqs(for: key).first == entry.seq,
-                        var record = try s.record(key),
-                        entry.mutation.operation == .create || record.confirmed != nil {
-                        // Applied as written on exactly the state the device holds, with no
-                        // earlier write of its own in between: the server's record is what the
-                        // device computes, so it is confirmed now and the change is not applied
-                        // again when pulled (or not even sent: `omitOwnAsWritten`). Not during a
-                        // bootstrap: a snapshot does not bring back records deleted and compacted
-                        // since.
-                        record.confirmed = Self.replay(entry, on: record.confirmed)
-                        record.confirmedVersion = result.version
-                        try s.saveRecord(record)
-                        try s.removeOutbox(seq: entry.seq)
-                        // The view is the confirmed state with the entries replayed on it; the
-                        // first entry moved into the confirmed state, so it is unchanged.
                         continue
                     } else {
                         // The view replays acknowledged entries as it did pending ones, so it
@@ -173,6 +157,25 @@ extension ReplicaStorage {
             }
             return summary
         }
+    }
+
+    /// Makes `entry`, applied at `version` on exactly the state the device holds, part of the
+    /// confirmed state; false (nothing done) unless it is the record's oldest write of the
+    /// device's own, or when a patch finds no live record to apply to.
+    mutating func confirmOwnWrite(_ entry: OutboxEntry, at version: Version, asWritten: Bool) throws -> Bool {
+        let key = entry.mutation.key
+        let seqs = try outboxSeqs(for: key)
+        guard seqs.first == entry.seq else { return false }
+        if asWritten && seqs.count == 1 {
+            // The device's only write to the record: what it shows is the server's record.
+            try confirmView(of: key, version: version)
+            return true
+        }
+        guard var record = try record(key), entry.mutation.operation == .create || record.confirmed != nil else { return false }
+        record.confirmed = Self.replay(entry, on: record.confirmed)
+        record.confirmedVersion = version
+        try saveRecord(record)
+        return true
     }
 
     /// Whether an applied write's result shows the server's record is the device's own replay:

@@ -65,5 +65,4 @@ extension ReplicaStorage {
         record.confirmedVersion = version
         try saveRecord(record)
     }
-
 }

@@ -51,19 +51,22 @@ extension SatchelClient {
             if batch.mutations.isEmpty { return nil }
             return (EncodedPush(PushRequest(mutations: batch.mutations, reportAsWritten: hello.asWrittenSupported)), batch.last)
         }
-        var next = try prepare(after: 0)
-        while let current = next {
-            async let answer = transport.push(current.push)
-            next = try prepare(after: current.last)
-            let response = try await answer
-            let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
-            // A write sent again whole goes before the batch prepared behind it.
-            if summary.resent > 0 { next = try prepare(after: 0) }
-            report.pushed += summary
-            p.pushed += current.push.request.mutations.count - summary.resent
-            bytes()
-            progress(p)
+        func pushOutbox() async throws {
+            var next = try prepare(after: 0)
+            while let current = next {
+                async let answer = transport.push(current.push)
+                next = try prepare(after: current.last)
+                let response = try await answer
+                let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
+                // A write sent again whole goes before the batch prepared behind it.
+                if summary.resent > 0 { next = try prepare(after: 0) }
+                report.pushed += summary
+                p.pushed += current.push.request.mutations.count - summary.resent
+                bytes()
+                progress(p)
+            }
         }
+        try await pushOutbox()
 
         p.phase = .pulling
         for space in hello.spaces {
@@ -107,14 +110,7 @@ extension SatchelClient {
             }
         }
         // Writes made while the pull ran (or requeued with whole text) go out now.
-        if try storage.pendingCount() > 0 {
-            while case let batch = try storage.nextBatch(limit: batchSize), !batch.isEmpty {
-                let response = try await transport.push(PushRequest(mutations: batch, reportAsWritten: hello.asWrittenSupported))
-                let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
-                report.pushed += summary
-                if summary.resent == 0 && summary.applied + summary.merged + summary.conflicts + summary.rejected == 0 { break }
-            }
-        }
+        if try storage.pendingCount() > 0 { try await pushOutbox() }
         p.phase = .done
         bytes()
         progress(p)

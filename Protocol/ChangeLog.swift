@@ -12,7 +12,7 @@ public struct MutationResult: Hashable, Sendable {
     /// The record after it is exactly what the device computes by applying the mutation to the
     /// version it named (a create of a new id, or an uncontested edit of the latest version).
     /// The device may then confirm it at once, and a pull that asks leaves the change out
-    /// (PROTOCOL.md §4). Sent only to devices that ask (`PushRequest.reportAsWritten`).
+    /// (PROTOCOL.md §5). Sent only to devices that ask (`PushRequest.reportAsWritten`).
     public var asWritten: Bool
 
     public init(mutation: MutationID, status: MutationStatus, version: Version, conflicts: [RecordID] = [], rejection: ValidationError? = nil, asWritten: Bool = false) {

@@ -16,7 +16,7 @@ public actor SQLiteServerStore: ServerStore {
     /// Pushes waiting for the next group commit.
     private var queuedWrites: [QueuedWrite] = []
     private var commitScheduled = false
-    /// Transactions that committed queued pushes, for tests and metrics.
+    /// Transactions that committed queued pushes, for tests.
     private(set) var groupCommits = 0
     /// Pull progress not yet written: bookkeeping for the operator's view, written with the next
     /// commit rather than with an fsync of its own on every sync.

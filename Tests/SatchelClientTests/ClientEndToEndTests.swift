@@ -28,17 +28,25 @@ struct ClientWorld {
         try await client.join(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: user), label: label)
         return client
     }
+
+    /// Ana's and Bob's devices, both past their first pull of "mission", which holds Bob's
+    /// kick-off note. A device confirms its own writes once it has pulled the space; on a server
+    /// with no change at all yet, that first pull leaves its cursor at 0, so Bob writes first.
+    func pulledPair() async throws -> (ana: SatchelClient, bob: SatchelClient) {
+        let ana = try await device("ana", "ana-laptop")
+        let bob = try await device("bob", "bob-phone")
+        _ = try await bob.createNote(space: "mission", title: "Kick-off")
+        try await bob.sync()
+        #expect(try await ana.sync().pulled == 1)
+        return (ana, bob)
+    }
 }
 
 @Suite(.serialized) struct ClientEndToEndTests {
     @Test func aBacklogGoesOutInOrderedBatchesEachEncodedWhileTheOneBeforeIsApplied() async throws {
         let world = try await ClientWorld()
         defer { world.server.terminate() }
-        let ana = try await world.device("ana", "ana-laptop")
-        let bob = try await world.device("bob", "bob-phone")
-        _ = try await bob.createNote(space: "mission", title: "Kick-off")
-        try await bob.sync()
-        try await ana.sync()
+        let (ana, bob) = try await world.pulledPair()
         // Two batches of at most 500; the last write edits a note created in the first.
         var keys: [RecordKey] = []
         for i in 0..<600 { keys.append(try await ana.createNote(space: "mission", title: "Note \(i)", body: "Body \(i)")) }
@@ -59,13 +67,7 @@ struct ClientWorld {
     @Test func ownWritesAreConfirmedOnAcknowledgementAndNotPulledBack() async throws {
         let world = try await ClientWorld()
         defer { world.server.terminate() }
-        let ana = try await world.device("ana", "ana-laptop")
-        let bob = try await world.device("bob", "bob-phone")
-        // A device confirms its own writes once it has pulled the space; on a server with no
-        // change at all yet, that first pull leaves its cursor at 0, so bob writes first.
-        _ = try await bob.createNote(space: "mission", title: "Kick-off")
-        try await bob.sync()
-        #expect(try await ana.sync().pulled == 1)
+        let (ana, bob) = try await world.pulledPair()
 
         let notes = [
             try await ana.createNote(space: "mission", title: "Chengdu hi-tech zone", body: String(repeating: "Long body text. ", count: 200)),
