@@ -15,8 +15,9 @@ public struct OutboxEntry: Hashable, Sendable {
     /// Local order (0 until stored).
     public var seq: Int64
     public var mutation: Mutation
-    /// The full text of every text field it writes (a diff's result), to rebuild the view and
-    /// to resend the whole text if the server cannot apply the diff.
+    /// The full text of every text field it writes as a diff (the diff's result), to rebuild the
+    /// view and to resend the whole text if the server cannot apply the diff. Text sent whole is
+    /// in the mutation itself.
     public var texts: [FieldName: String]
     public var state: State
 
@@ -28,6 +29,29 @@ public struct OutboxEntry: Hashable, Sendable {
     }
 
     public var isRejected: Bool { if case .rejected = state { true } else { false } }
+}
+
+/// What acknowledging a write needs of its outbox entry, read without decoding its changes or
+/// texts (a bulk push acknowledges hundreds at once).
+public struct OutboxHead: Hashable, Sendable {
+    public var seq: Int64
+    public var key: RecordKey
+    public var operation: Mutation.Operation
+    public var baseVersion: Version
+    public var isRejected: Bool
+
+    public init(seq: Int64, key: RecordKey, operation: Mutation.Operation, baseVersion: Version, isRejected: Bool) {
+        self.seq = seq
+        self.key = key
+        self.operation = operation
+        self.baseVersion = baseVersion
+        self.isRejected = isRejected
+    }
+
+    public init(_ entry: OutboxEntry) {
+        self.init(seq: entry.seq, key: entry.mutation.key, operation: entry.mutation.operation,
+                  baseVersion: entry.mutation.baseVersion, isRejected: entry.isRejected)
+    }
 }
 
 /// A record as the device holds it: what the server confirmed, and the view (confirmed plus the

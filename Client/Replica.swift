@@ -49,9 +49,10 @@ extension ReplicaStorage {
             var texts: [FieldName: String] = [:]
             for (name, value) in values {
                 if case .text(let text) = value {
-                    texts[name] = text
                     let base = record.confirmedVersion > 0 && operation == .patch ? record.confirmed?[name]?.textValue : nil
                     changes[name] = FieldChange.text(from: base, to: text)
+                    // A diff's result, to replay it and to resend it whole; whole text is in the mutation.
+                    if case .textDiff = changes[name] { texts[name] = text }
                 } else if operation == .patch {
                     changes[name] = FieldChange.set(from: record.view?[name], to: value)
                 } else {
@@ -103,11 +104,12 @@ extension ReplicaStorage {
                 return value
             }
             for result in results {
-                guard var entry = try s.outboxEntry(result.mutation), !entry.isRejected else { continue }
+                guard let head = try s.outboxHead(result.mutation), !head.isRejected else { continue }
                 switch result.status {
                 case .rejected:
+                    guard var entry = try s.outboxEntry(result.mutation) else { continue }
                     let reason = result.rejection ?? ValidationError(.invalidValue, "rejected without a reason")
-                    if reason.code == .baseExpired || reason.code == .diffBaseMismatch, entry.texts.count > 0 {
+                    if result.mayBeResent, entry.texts.count > 0 {
                         // The server no longer has the text the diff was made against: send it whole,
                         // as a new mutation (the old id's rejection is final on the server).
                         var m = entry.mutation
@@ -127,27 +129,26 @@ extension ReplicaStorage {
                     case .merged: summary.merged += 1
                     default: summary.conflicts += 1
                     }
-                    let key = entry.mutation.key
-                    let confirmed = try s.confirmedVersion(of: key) ?? 0
+                    let confirmed = try s.confirmedVersion(of: head.key) ?? 0
                     if result.version == 0 || result.version <= confirmed {
-                        try s.removeOutbox(seq: entry.seq)
-                    } else if result.status == .applied, Self.confirmsAtOnce(entry, result, confirmed: confirmed),
-                        try isSettled(key.space), try s.confirmOwnWrite(entry, at: result.version, asWritten: result.asWritten) {
+                        try s.removeOutbox(seq: head.seq)
+                    } else if result.status == .applied, Self.confirmsAtOnce(head, result, confirmed: confirmed),
+                        try isSettled(head.key.space), try s.confirmOwnWrite(head, result.mutation, at: result.version, asWritten: result.asWritten) {
                         // Confirmed now, so the change is not applied again when pulled (or not
                         // even sent: `omitOwnAsWritten`). Not during a bootstrap: a snapshot does
                         // not bring back records deleted and compacted since. The view is the
                         // confirmed state with the entries replayed on it; the first entry moved
                         // into the confirmed state, so it is unchanged.
-                        try s.removeOutbox(seq: entry.seq)
+                        try s.removeOutbox(seq: head.seq)
                         continue
                     } else {
                         // The view replays acknowledged entries as it did pending ones, so it
                         // stays as it is: no rebuild (the common case of a bulk push).
-                        try s.markAcknowledged(seq: entry.seq, version: result.version, asWritten: result.asWritten)
+                        try s.markAcknowledged(seq: head.seq, version: result.version, asWritten: result.asWritten)
                         continue
                     }
                 }
-                try s.rebuildView(entry.mutation.key)
+                try s.rebuildView(head.key)
             }
             if let serverClock {
                 var device = try s.deviceState()
@@ -162,16 +163,17 @@ extension ReplicaStorage {
     /// Makes `entry`, applied at `version` on exactly the state the device holds, part of the
     /// confirmed state; false (nothing done) unless it is the record's oldest write of the
     /// device's own, or when a patch finds no live record to apply to.
-    mutating func confirmOwnWrite(_ entry: OutboxEntry, at version: Version, asWritten: Bool) throws -> Bool {
-        let key = entry.mutation.key
+    mutating func confirmOwnWrite(_ head: OutboxHead, _ mutation: MutationID, at version: Version, asWritten: Bool) throws -> Bool {
+        let key = head.key
         let seqs = try outboxSeqs(for: key)
-        guard seqs.first == entry.seq else { return false }
+        guard seqs.first == head.seq else { return false }
         if asWritten && seqs.count == 1 {
             // The device's only write to the record: what it shows is the server's record.
             try confirmView(of: key, version: version)
             return true
         }
-        guard var record = try record(key), entry.mutation.operation == .create || record.confirmed != nil else { return false }
+        guard let entry = try outboxEntry(mutation), var record = try record(key),
+              head.operation == .create || record.confirmed != nil else { return false }
         record.confirmed = Self.replay(entry, on: record.confirmed)
         record.confirmedVersion = version
         try saveRecord(record)
@@ -182,10 +184,9 @@ extension ReplicaStorage {
     /// the server says so (`asWritten`), or, from servers that do not, a patch or delete based
     /// on the confirmed version. A create needs the server's word: the id may hold a tombstone
     /// whose fields a create revives.
-    static func confirmsAtOnce(_ entry: OutboxEntry, _ result: MutationResult, confirmed: Version) -> Bool {
-        let m = entry.mutation
-        if result.asWritten { return m.operation == .create || m.baseVersion == confirmed }
-        return m.operation != .create && confirmed > 0 && confirmed == m.baseVersion
+    static func confirmsAtOnce(_ head: OutboxHead, _ result: MutationResult, confirmed: Version) -> Bool {
+        if result.asWritten { return head.operation == .create || head.baseVersion == confirmed }
+        return head.operation != .create && confirmed > 0 && confirmed == head.baseVersion
     }
 
     /// The next pull for `space`, whose horizon (from the last hello) is `horizon`: a bootstrap
@@ -314,5 +315,13 @@ extension ReplicaStorage {
             }
             return v
         }
+    }
+}
+
+extension MutationResult {
+    /// Whether acknowledging this result may queue its write again, whole: the server could not
+    /// apply a text diff (the write is sent again when it has texts).
+    public var mayBeResent: Bool {
+        status == .rejected && (rejection?.code == .baseExpired || rejection?.code == .diffBaseMismatch)
     }
 }

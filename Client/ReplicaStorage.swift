@@ -27,7 +27,12 @@ public protocol ReplicaStorage {
     mutating func confirmView(of key: RecordKey, version: Version) throws
     /// Up to `limit` pending entries with sequence numbers above `after`, oldest first.
     func pendingEntries(after: Int64, limit: Int) throws -> [OutboxEntry]
+    /// The same entries as `pendingEntries`, each as its mutation's encoding, with the last
+    /// entry's sequence number (`after` when there is none): what a push sends.
+    func pendingEncoded(after: Int64, limit: Int) throws -> (mutations: [[UInt8]], last: Int64)
     func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry?
+    /// What acknowledging needs of the entry holding `mutation`.
+    func outboxHead(_ mutation: MutationID) throws -> OutboxHead?
     /// Stores a new entry and returns its sequence number.
     mutating func appendOutbox(_ entry: OutboxEntry) throws -> Int64
     /// Replaces the entry with the same `seq` (its mutation may change: a resend gets a new id).
@@ -59,6 +64,11 @@ extension ReplicaStorage {
     /// Up to `limit` pending entries, oldest first.
     public func pendingEntries(limit: Int) throws -> [OutboxEntry] { try pendingEntries(after: 0, limit: limit) }
     public func outboxSeqs(for key: RecordKey) throws -> [Int64] { try outbox(for: key).map(\.seq) }
+    public func pendingEncoded(after: Int64, limit: Int) throws -> (mutations: [[UInt8]], last: Int64) {
+        let entries = try pendingEntries(after: after, limit: limit)
+        return (entries.map(\.mutation.wireBytes), entries.last?.seq ?? after)
+    }
+    public func outboxHead(_ mutation: MutationID) throws -> OutboxHead? { try outboxEntry(mutation).map(OutboxHead.init) }
     public mutating func confirmView(of key: RecordKey, version: Version) throws {
         guard var record = try record(key) else { return }
         record.confirmed = record.view

@@ -56,11 +56,19 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             -- server: count them so, and pulls bring everything back until they are confirmed.
             UPDATE outbox SET as_written = 1 WHERE state = 'acknowledged';
             """),
+        Migration(version: 5, name: "confirmed state kept once when it is the view", sql: """
+            -- Most records show what the server confirmed: then `confirmed` is NULL and this is 1,
+            -- rather than the same ~1.5 KB twice in the row.
+            ALTER TABLE records ADD COLUMN confirmed_is_view INTEGER NOT NULL DEFAULT 0;
+            """),
     ])
 
     /// Opens (creating if needed) the store at `path`.
     public init(path: String, schema: Schema = .standard) throws {
         db = try Database(configuration: DatabaseConfiguration(path: path, synchronous: .full))
+        // 8 MiB of page cache (SQLite's default is 2): a push reads each batch's outbox rows and
+        // records again to acknowledge them, and they should still be in memory then.
+        try db.execute("PRAGMA cache_size = -8192")
         _ = try Self.migrator.migrate(db)
         self.schema = schema
     }
@@ -109,19 +117,23 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
 
     public func record(_ key: RecordKey) throws -> LocalRecord? {
         try db.query(
-            "SELECT confirmed_version, confirmed, view FROM records WHERE space = ? AND collection = ? AND record = ?",
+            "SELECT confirmed_version, confirmed, view, confirmed_is_view FROM records WHERE space = ? AND collection = ? AND record = ?",
             key.space.rawValue, key.collection.rawValue, key.record.rawValue
         ) { row in
-            LocalRecord(
+            let view = row.isNull(at: 2) ? nil : try FieldValues.decode(row.blob(at: 2))
+            return LocalRecord(
                 key: key, confirmedVersion: row.int64(at: 0),
-                confirmed: row.isNull(at: 1) ? nil : try FieldValues.decode(row.blob(at: 1)),
-                view: row.isNull(at: 2) ? nil : try FieldValues.decode(row.blob(at: 2)))
+                confirmed: row.bool(at: 3) ? view : row.isNull(at: 1) ? nil : try FieldValues.decode(row.blob(at: 1)),
+                view: view)
         }.first
     }
 
     public mutating func saveRecord(_ record: LocalRecord) throws {
         let k = record.key
         let view = record.view.map(FieldValues.encode)
+        let confirmed = record.confirmed.map(FieldValues.encode)
+        // Encodings are canonical (fields sorted), so equal bytes are equal states.
+        let same = confirmed == view
         let old = try db.query(
             "SELECT id, view FROM records WHERE space = ? AND collection = ? AND record = ?",
             k.space.rawValue, k.collection.rawValue, k.record.rawValue
@@ -130,15 +142,14 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         if let old {
             id = old.0
             try db.run(
-                "UPDATE records SET confirmed_version = ?, confirmed = ?, view = ? WHERE id = ?",
-                record.confirmedVersion, record.confirmed.map(FieldValues.encode), view, id)
+                "UPDATE records SET confirmed_version = ?, confirmed = ?, view = ?, confirmed_is_view = ? WHERE id = ?",
+                record.confirmedVersion, same ? nil : confirmed, view, same, id)
             // The full-text row follows the view; most saves (confirmations) leave it alone.
             if old.1 == view { return }
         } else {
             id = try db.query(
-                "INSERT INTO records (space, collection, record, confirmed_version, confirmed, view) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                k.space.rawValue, k.collection.rawValue, k.record.rawValue, record.confirmedVersion,
-                record.confirmed.map(FieldValues.encode), view
+                "INSERT INTO records (space, collection, record, confirmed_version, confirmed, view, confirmed_is_view) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                k.space.rawValue, k.collection.rawValue, k.record.rawValue, record.confirmedVersion, same ? nil : confirmed, view, same
             ) { $0.int64(at: 0) }[0]
         }
         try SearchIndex.update(db, id: id, key: k, view: record.view)
@@ -187,6 +198,23 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?", after, limit, map: Self.entry)
     }
 
+    public func pendingEncoded(after: Int64, limit: Int) throws -> (mutations: [[UInt8]], last: Int64) {
+        var last = after
+        let mutations = try db.query("SELECT seq, mutation FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?", after, limit) { row in
+            last = row.int64(at: 0)
+            return row.blob(at: 1)
+        }
+        return (mutations, last)
+    }
+
+    public func outboxHead(_ mutation: MutationID) throws -> OutboxHead? {
+        try db.query("SELECT seq, mutation, state FROM outbox WHERE mutation_id = ?", mutation.rawValue) { row in
+            let header = try Mutation.header(wireBytes: row.blob(at: 1))
+            return OutboxHead(seq: row.int64(at: 0), key: header.key, operation: header.operation, baseVersion: header.baseVersion,
+                              isRejected: row.string(at: 2) == "rejected")
+        }.first
+    }
+
     public func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry? {
         try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE mutation_id = ?", mutation.rawValue, map: Self.entry).first
     }
@@ -226,9 +254,8 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
     }
 
     public mutating func confirmView(of key: RecordKey, version: Version) throws {
-        // Both columns hold FieldValues encodings: the view's bytes are the confirmed state's.
         try db.run(
-            "UPDATE records SET confirmed_version = ?, confirmed = view WHERE space = ? AND collection = ? AND record = ?",
+            "UPDATE records SET confirmed_version = ?, confirmed = NULL, confirmed_is_view = 1 WHERE space = ? AND collection = ? AND record = ?",
             version, key.space.rawValue, key.collection.rawValue, key.record.rawValue)
     }
 

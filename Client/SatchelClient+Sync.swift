@@ -44,26 +44,50 @@ extension SatchelClient {
 
         p.phase = .pushing
         let batchSize = max(1, min(hello.limits.maxMutationsPerPush, 500))
-        // Batches go one at a time, in order (a later batch may build on an earlier one), but
-        // the next is read and encoded while the server applies the one before.
+        // Batches go one at a time, in order (a later batch may build on an earlier one). The
+        // next is read and encoded while the server applies the one before, and sent as soon as
+        // that one is answered: the device records the answer while the server applies the next.
         func prepare(after: Int64) throws -> (push: EncodedPush, last: Int64)? {
-            let batch = try storage.nextBatch(after: after, limit: batchSize)
+            // The outbox keeps each mutation encoded: the request is built from those bytes.
+            let batch = try storage.pendingEncoded(after: after, limit: batchSize)
             if batch.mutations.isEmpty { return nil }
-            return (EncodedPush(PushRequest(mutations: batch.mutations, reportAsWritten: hello.asWrittenSupported)), batch.last)
+            return (EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported), batch.last)
+        }
+        func record(_ response: PushResponse, of batch: EncodedPush) throws -> AcknowledgeSummary {
+            let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
+            report.pushed += summary
+            p.pushed += batch.count - summary.resent
+            bytes()
+            progress(p)
+            return summary
         }
         func pushOutbox() async throws {
-            var next = try prepare(after: 0)
-            while let current = next {
-                async let answer = transport.push(current.push)
-                next = try prepare(after: current.last)
-                let response = try await answer
-                let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
-                // A write sent again whole goes before the batch prepared behind it.
-                if summary.resent > 0 { next = try prepare(after: 0) }
-                report.pushed += summary
-                p.pushed += current.push.request.mutations.count - summary.resent
-                bytes()
-                progress(p)
+            guard let oldest = try prepare(after: 0) else { return }
+            var current = oldest
+            var next: (push: EncodedPush, last: Int64)?
+            async let first = transport.push(oldest.push)
+            next = try prepare(after: current.last)
+            var response = try await first
+            while true {
+                if response.results.contains(where: \.mayBeResent) {
+                    // A write sent again whole goes before every batch after it: record the
+                    // answer first, then start again from the oldest pending write.
+                    _ = try record(response, of: current.push)
+                    guard let restart = try prepare(after: 0) else { return }
+                    current = restart
+                    response = try await transport.push(current.push)
+                    next = try prepare(after: current.last)
+                    continue
+                }
+                guard let following = next else {
+                    _ = try record(response, of: current.push)
+                    return
+                }
+                async let answer = transport.push(following.push)
+                _ = try record(response, of: current.push)
+                next = try prepare(after: following.last)
+                current = following
+                response = try await answer
             }
         }
         try await pushOutbox()

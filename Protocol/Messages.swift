@@ -195,12 +195,15 @@ public enum Message: Hashable, Sendable {
     case live(LiveEvent)
     case error(ErrorResponse)
 
+    /// The type byte of a push request's frame.
+    public static let pushRequestType: UInt8 = 3
+
     /// The type byte in the frame header.
     public var type: UInt8 {
         switch self {
         case .helloRequest: 1
         case .helloResponse: 2
-        case .pushRequest: 3
+        case .pushRequest: Self.pushRequestType
         case .pushResponse: 4
         case .pullRequest: 5
         case .pullResponse: 6

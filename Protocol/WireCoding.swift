@@ -184,6 +184,31 @@ extension Mutation: WireCodable {
     }
 }
 
+extension Mutation {
+    /// What comes before an encoded mutation's changes: enough to acknowledge it without
+    /// decoding its field values.
+    public struct Header: Hashable, Sendable {
+        public var id: MutationID
+        public var key: RecordKey
+        public var baseVersion: Version
+        public var operation: Operation
+    }
+
+    /// Reads the header of a mutation encoded as `wireBytes`, leaving its changes unread.
+    public static func header(wireBytes bytes: [UInt8]) throws(FrameError) -> Header {
+        var r = WireReader(bytes)
+        let id = try MutationID(from: &r)
+        _ = try DeviceID(from: &r)
+        _ = try r.varint()
+        _ = try HLC(from: &r)
+        let key = try RecordKey(from: &r)
+        let base = try r.varint()
+        guard base <= UInt64(Int64.max) else { throw r.malformed("base version out of range") }
+        let op = try r.enumByte(Mutation.Operation.self, "operation")
+        return Header(id: id, key: key, baseVersion: Int64(base), operation: op)
+    }
+}
+
 extension Change: WireCodable {
     public func encode(to w: inout WireWriter) {
         w.varint(UInt64(version))

@@ -95,7 +95,7 @@ final class CountingTransport: SyncTransport {
     }
 
     func push(_ encoded: EncodedPush) async throws -> PushResponse {
-        try await measure("push", rawRequest: encoded.request.wireBytes.count, { try await inner.push(encoded) }, rawResponse: { $0.wireBytes.count })
+        try await measure("push", rawRequest: encoded.payloadBytes, { try await inner.push(encoded) }, rawResponse: { $0.wireBytes.count })
     }
 
     func pull(_ request: PullRequest) async throws -> PullResponse {
