@@ -7,6 +7,8 @@ import SatchelSQLite
 public struct SQLiteReplicaStorage: ReplicaStorage {
     public let schema: Schema
     let db: Database
+    /// Checkpoints beside the device's writes rather than inside them (a push's acknowledgement).
+    let checkpointer: Checkpointer
 
     static let migrator = Migrator([
         Migration(version: 1, name: "initial", sql: """
@@ -70,10 +72,15 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         // records again to acknowledge them, and they should still be in memory then.
         try db.execute("PRAGMA cache_size = -8192")
         _ = try Self.migrator.migrate(db)
+        checkpointer = try Checkpointer(path: path)
+        checkpointer.attach(to: db)
         self.schema = schema
     }
 
-    public func close() { db.close() }
+    public func close() {
+        db.close()
+        checkpointer.close()
+    }
 
     public mutating func inTransaction<T>(_ body: (inout SQLiteReplicaStorage) throws -> T) throws -> T {
         var copy = self

@@ -13,6 +13,7 @@ public actor SQLiteServerStore: ServerStore {
     private var db: Database?
     /// Read-only connections for reads that must not wait behind the writer.
     nonisolated let readers: ReaderPool
+    private let checkpointer: Checkpointer
     /// Pushes waiting for the next group commit.
     private var queuedWrites: [QueuedWrite] = []
     private var commitScheduled = false
@@ -35,6 +36,9 @@ public actor SQLiteServerStore: ServerStore {
         // `records` pages that would otherwise be read back from the file each time.
         _ = try db.query("PRAGMA cache_size = -8192") { _ in () }
         self.db = db
+        // Checkpoints run beside the writer, not inside the commit that fills the log.
+        checkpointer = try Checkpointer(path: path)
+        checkpointer.attach(to: db)
         // Readers scan in order (pulls, snapshots) or look up a row (tokens): a small cache each.
         // Four idle ones cover the threads that run requests on this kind of machine.
         readers = ReaderPool(path: path, keep: 4) { try $0.execute("PRAGMA cache_size = -1024") }
@@ -55,6 +59,7 @@ public actor SQLiteServerStore: ServerStore {
         readers.close()
         db?.close()
         db = nil
+        checkpointer.close()
     }
 
     /// Runs `body` on a read-only connection, outside the actor; refused once the store is closed.

@@ -36,6 +36,11 @@ public struct DatabaseConfiguration: Sendable {
 
 /// The raw connection, shared with statements so that one used after close() stops with a clear
 /// message instead of touching a closed handle.
+final class WALHook {
+    let call: @Sendable (Int32) -> Bool
+    init(_ call: @escaping @Sendable (Int32) -> Bool) { self.call = call }
+}
+
 final class Connection {
     private var raw: OpaquePointer?
 
@@ -77,6 +82,8 @@ public final class Database {
     private let connection: Connection
     private var cache: [String: Statement] = [:]
     private var savepointDepth = 0
+    /// Keeps the WAL hook's closure alive while SQLite holds a pointer to it.
+    private var walHook: WALHook?
 
     /// Opens (creating if needed) the database at `path` with the default configuration.
     public convenience init(path: String) throws {
@@ -126,7 +133,24 @@ public final class Database {
     /// Finalizes cached statements and closes the connection; calling it twice is harmless.
     public func close() {
         cache.removeAll()
+        if connection.isOpen, walHook != nil { sqlite3_wal_hook(connection.handle, nil, nil) }
+        walHook = nil
         connection.close()
+    }
+
+    /// Calls `hook` after each commit with the number of pages in the write-ahead log, on the
+    /// committing thread. This replaces SQLite's automatic checkpoints on this connection (see
+    /// `Checkpointer`): the connection checkpoints (passively) only when `hook` returns true.
+    public func onWALCommit(_ hook: @escaping @Sendable (Int32) -> Bool) {
+        let box = WALHook(hook)
+        walHook = box
+        sqlite3_wal_hook(connection.handle, { context, db, _, pages in
+            if Unmanaged<WALHook>.fromOpaque(context!).takeUnretainedValue().call(pages) {
+                // What SQLite's automatic checkpoint does; its outcome is only an optimisation.
+                _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            }
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(box).toOpaque())
     }
 
     /// Whether close() has not been called yet.
