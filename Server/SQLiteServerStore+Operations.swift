@@ -87,12 +87,18 @@ extension SQLiteServerStore {
         }
     }
 
-    public func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) throws -> Bool {
-        let db = try database()
-        if clear {
-            return try db.run("DELETE FROM forced_resets WHERE device = ? AND space = ?", device.rawValue, space.rawValue) > 0
+    /// Asked on every pull, so read on a reader connection: only clearing a request (rare)
+    /// waits for the writer.
+    public nonisolated func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) async throws -> Bool {
+        let requested = try read {
+            try !$0.query("SELECT 1 FROM forced_resets WHERE device = ? AND space = ?", device.rawValue, space.rawValue, map: { _ in () }).isEmpty
         }
-        return try !db.query("SELECT 1 FROM forced_resets WHERE device = ? AND space = ?", device.rawValue, space.rawValue, map: { _ in () }).isEmpty
+        if requested && clear { try await clearReset(device: device, space: space) }
+        return requested
+    }
+
+    private func clearReset(device: DeviceID, space: SpaceID) throws {
+        try database().run("DELETE FROM forced_resets WHERE device = ? AND space = ?", device.rawValue, space.rawValue)
     }
 
     /// Runs `VACUUM INTO` on a connection of its own, so the store keeps taking writes (WAL)

@@ -1,6 +1,7 @@
 import Foundation
 public import SatchelProtocol
 import SatchelSQLite
+import Synchronization
 
 /// The embedded default store: one SQLite file in WAL mode with full fsync, so everything a push
 /// acknowledges survives a kill -9 or power loss.
@@ -19,9 +20,10 @@ public actor SQLiteServerStore: ServerStore {
     private var commitScheduled = false
     /// Transactions that committed queued pushes, for tests.
     private(set) var groupCommits = 0
-    /// Pull progress not yet written: bookkeeping for the operator's view, written with the next
-    /// commit rather than with an fsync of its own on every sync.
-    private var pendingCursors: [PullMark] = []
+    /// Last-seen times and pull progress not yet written: bookkeeping for the operator's view,
+    /// noted without waiting for the writer and written with the next commit, rather than with
+    /// an fsync of its own on every sync.
+    private nonisolated let bookkeeping = Mutex(Bookkeeping())
     let schema: Schema
     /// The database file, for operations that use their own connection (backup).
     public nonisolated let path: String
@@ -55,7 +57,7 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public func close() {
-        if db != nil { try? writePendingCursors() }
+        if db != nil { try? writeBookkeeping() }
         readers.close()
         db?.close()
         db = nil
@@ -192,16 +194,24 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public nonisolated func device(tokenHash: [UInt8]) throws -> DeviceInfo? {
-        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", tokenHash, map: Self.deviceInfo).first }
+        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", tokenHash, map: Self.deviceInfo).first }.map(withNoted)
     }
 
     public nonisolated func device(_ id: DeviceID) throws -> DeviceInfo? {
-        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id.rawValue, map: Self.deviceInfo).first }
+        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id.rawValue, map: Self.deviceInfo).first }.map(withNoted)
     }
 
-    public func touch(_ device: DeviceID, client: String?, now: Timestamp) throws {
-        try database().run(
-            "UPDATE devices SET last_seen_at = ?, client = coalesce(?, client) WHERE id = ?", now, client, device.rawValue)
+    /// The device as stored, with a last-seen time noted since the last commit.
+    private nonisolated func withNoted(_ info: DeviceInfo) -> DeviceInfo {
+        guard let seen = bookkeeping.withLock({ $0.seen[info.id] }) else { return info }
+        var info = info
+        info.lastSeenAt = max(info.lastSeenAt ?? 0, seen.at)
+        info.client = seen.client ?? info.client
+        return info
+    }
+
+    public nonisolated func touch(_ device: DeviceID, client: String?, now: Timestamp) throws {
+        note { $0.seen[device] = Bookkeeping.Seen(client: client, at: now) }
     }
 
     public func revoke(_ device: DeviceID, now: Timestamp) throws {
@@ -222,7 +232,8 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public func devices(of user: UserID?) throws -> [DeviceInfo] {
-        try database().query(
+        try writeBookkeeping()
+        return try database().query(
             "SELECT \(Self.deviceColumns) FROM devices WHERE ? IS NULL OR user = ? ORDER BY user, label, id",
             user?.rawValue, user?.rawValue, map: Self.deviceInfo)
     }
@@ -239,25 +250,42 @@ public actor SQLiteServerStore: ServerStore {
         try db.run("UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ?", now, user.rawValue)
     }
 
-    public func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) throws {
-        pendingCursors.append(PullMark(device: device, space: space, cursor: cursor, at: now))
-        // Written with the next push's commit; a server that only serves pulls writes them in
-        // batches rather than paying an fsync for each.
-        if pendingCursors.count >= 256 { scheduleCommit() }
+    public nonisolated func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) throws {
+        note { $0.cursors.append(PullMark(device: device, space: space, cursor: cursor, at: now)) }
     }
 
-    /// Writes the pull progress noted since the last commit, in the current transaction if any.
-    private func writePendingCursors() throws {
-        guard !pendingCursors.isEmpty else { return }
+    private nonisolated func note(_ change: (inout Bookkeeping) -> Void) {
+        let count = bookkeeping.withLock {
+            change(&$0)
+            return $0.cursors.count + $0.seen.count
+        }
+        // Written with the next push's commit; a server that only serves reads writes them in
+        // batches.
+        if count >= 256 { Task { await self.scheduleCommit() } }
+    }
+
+    /// Writes the bookkeeping noted since the last commit, in the current transaction if any.
+    private func writeBookkeeping() throws {
+        let pending = bookkeeping.withLock { $0 }
+        guard !pending.cursors.isEmpty || !pending.seen.isEmpty else { return }
         let db = try database()
         try db.transaction {
-            for mark in pendingCursors {
+            for mark in pending.cursors {
                 try db.run(
                     "INSERT OR REPLACE INTO device_cursors (device, space, cursor, pulled_at) VALUES (?, ?, ?, ?)",
                     mark.device.rawValue, mark.space.rawValue, mark.cursor, mark.at)
             }
+            for (device, seen) in pending.seen {
+                try db.run(
+                    "UPDATE devices SET last_seen_at = max(coalesce(last_seen_at, 0), ?), client = coalesce(?, client) WHERE id = ?",
+                    seen.at, seen.client, device.rawValue)
+            }
         }
-        pendingCursors.removeAll()
+        // Only this actor removes, and notes are appended: what was written is still first.
+        bookkeeping.withLock { b in
+            b.cursors.removeFirst(pending.cursors.count)
+            for (device, seen) in pending.seen where b.seen[device] == seen { b.seen[device] = nil }
+        }
     }
 
     public func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) throws {
@@ -273,7 +301,7 @@ public actor SQLiteServerStore: ServerStore {
 
     public func activity(of device: DeviceID) throws -> DeviceActivity {
         let db = try database()
-        try writePendingCursors()
+        try writeBookkeeping()
         guard let info = try self.device(device) else {
             throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
         }
@@ -351,7 +379,7 @@ public actor SQLiteServerStore: ServerStore {
                     }
                 }
                 // Bookkeeping: a failure here must not fail the pushes; it is tried again later.
-                try? db.transaction { try writePendingCursors() }
+                try? db.transaction { try writeBookkeeping() }
             }
             groupCommits += 1
         } catch {
@@ -465,8 +493,18 @@ enum GroupCommit {
     }
 }
 
+/// What syncs note for the operator's view, between commits.
+struct Bookkeeping: Sendable {
+    struct Seen: Hashable, Sendable {
+        var client: String?
+        var at: Timestamp
+    }
+    var cursors: [PullMark] = []
+    var seen: [DeviceID: Seen] = [:]
+}
+
 /// A device's pull progress, noted for the operator's view.
-struct PullMark {
+struct PullMark: Sendable {
     let device: DeviceID
     let space: SpaceID
     let cursor: Version

@@ -94,13 +94,26 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         try await store.touch("d-1", client: "satchel-cli/0.2", now: 50)
         #expect(try await store.device("d-1")?.lastSeenAt == 50)
         #expect(try await store.device("d-1")?.client == "satchel-cli/0.2")
+        #expect(try await store.device(tokenHash: [2])?.lastSeenAt == 50)
+        #expect(try await store.devices(of: "ana").map(\.lastSeenAt) == [50])
+        // An older note never moves it back.
+        try await store.touch("d-1", client: nil, now: 40)
+        #expect(try await store.devices(of: "ana").map(\.lastSeenAt) == [50])
+        try await store.touch("d-1", client: nil, now: 55)
         try await store.revoke("d-1", now: 60)
         #expect(try await store.device(tokenHash: [2])?.revokedAt == 60)
         #expect(try await store.device(tokenHash: [2])?.userDisabled == false)
         try await store.disableUser("ana", now: 70)
         #expect(try await store.device(tokenHash: [2])?.userDisabled == true)
         await #expect { try await store.revoke("d-nope", now: 60) } throws: { ($0 as? StoreError)?.code == .unknownDevice }
+        // Noted last-seen times are written by the time the store closes.
         await store.close()
+        let made = try backend.make(dir)
+        await made.store.close()
+        let reopened = try made.reopen()
+        #expect(try await reopened.device("d-1")?.lastSeenAt == 55)
+        #expect(try await reopened.device("d-1")?.client == "satchel-cli/0.2")
+        await reopened.close()
     }
 
     @Test(arguments: Backend.allCases)
