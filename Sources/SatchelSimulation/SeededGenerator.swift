@@ -1,18 +1,10 @@
-/// SplitMix64: a tiny, fast generator whose whole state is one 64-bit word, so a simulation run
-/// is a pure function of its seed and any failure replays exactly.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
+public import SatchelProtocol
 
-    public init(seed: UInt64) { state = seed }
+/// The simulation's generator: SplitMix64 (one word of state), so a run is a pure function of
+/// its seed and any failure replays exactly.
+public typealias SeededGenerator = SplitMix64
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// True with probability `p`.
     public mutating func chance(_ p: Double) -> Bool {
         p > 0 && Double.random(in: 0..<1, using: &self) < p

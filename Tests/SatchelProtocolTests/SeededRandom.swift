@@ -1,13 +1,8 @@
-/// SplitMix64: a tiny, fast generator whose whole state is one seed, so any run replays exactly.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+import SatchelProtocol
+
+/// The property tests' generator: SplitMix64, so any run replays exactly from its seed.
+typealias SeededRandom = SplitMix64
+
+extension SplitMix64 {
     mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
 }
