@@ -53,13 +53,12 @@ extension SatchelClient {
             if batch.mutations.isEmpty { return nil }
             return (EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported), batch.last)
         }
-        func record(_ response: PushResponse, of batch: EncodedPush) throws -> AcknowledgeSummary {
+        func record(_ response: PushResponse, of batch: EncodedPush) throws {
             let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
             report.pushed += summary
             p.pushed += batch.count - summary.resent
             bytes()
             progress(p)
-            return summary
         }
         func pushOutbox() async throws {
             guard let oldest = try prepare(after: 0) else { return }
@@ -72,7 +71,7 @@ extension SatchelClient {
                 if response.results.contains(where: \.mayBeResent) {
                     // A write sent again whole goes before every batch after it: record the
                     // answer first, then start again from the oldest pending write.
-                    _ = try record(response, of: current.push)
+                    try record(response, of: current.push)
                     guard let restart = try prepare(after: 0) else { return }
                     current = restart
                     response = try await transport.push(current.push)
@@ -80,11 +79,11 @@ extension SatchelClient {
                     continue
                 }
                 guard let following = next else {
-                    _ = try record(response, of: current.push)
+                    try record(response, of: current.push)
                     return
                 }
                 async let answer = transport.push(following.push)
-                _ = try record(response, of: current.push)
+                try record(response, of: current.push)
                 next = try prepare(after: following.last)
                 current = following
                 response = try await answer

@@ -255,13 +255,15 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     private nonisolated func note(_ change: (inout Bookkeeping) -> Void) {
-        let count = bookkeeping.withLock {
-            change(&$0)
-            return $0.cursors.count + $0.seen.count
+        let flush = bookkeeping.withLock { b in
+            change(&b)
+            // Written with the next push's commit; a server that only serves reads writes them
+            // in batches, asking for one commit at a time.
+            guard b.cursors.count + b.seen.count >= 256, !b.flushAsked else { return false }
+            b.flushAsked = true
+            return true
         }
-        // Written with the next push's commit; a server that only serves reads writes them in
-        // batches.
-        if count >= 256 { Task { await self.scheduleCommit() } }
+        if flush { Task { await self.scheduleCommit() } }
     }
 
     /// Writes the bookkeeping noted since the last commit, in the current transaction if any.
@@ -283,6 +285,7 @@ public actor SQLiteServerStore: ServerStore {
         }
         // Only this actor removes, and notes are appended: what was written is still first.
         bookkeeping.withLock { b in
+            b.flushAsked = false
             b.cursors.removeFirst(pending.cursors.count)
             for (device, seen) in pending.seen where b.seen[device] == seen { b.seen[device] = nil }
         }
@@ -501,6 +504,8 @@ struct Bookkeeping: Sendable {
     }
     var cursors: [PullMark] = []
     var seen: [DeviceID: Seen] = [:]
+    /// A commit to write them was asked for and has not run yet.
+    var flushAsked = false
 }
 
 /// A device's pull progress, noted for the operator's view.
