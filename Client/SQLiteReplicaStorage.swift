@@ -63,6 +63,13 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
             -- rather than the same ~1.5 KB twice in the row.
             ALTER TABLE records ADD COLUMN confirmed_is_view INTEGER NOT NULL DEFAULT 0;
             """),
+        Migration(version: 6, name: "reference entries above notes in the search index", sql: """
+            -- Entries move from -id to 2^62 + id (SearchIndex.rowid(of:)): the newest rowids then
+            -- hold every entry, and one pass ranks them with the newest notes.
+            INSERT INTO search (rowid, title, body, extra, space, collection, record, tags)
+                SELECT 4611686018427387904 - rowid, title, body, extra, space, collection, record, tags FROM search WHERE collection = 'entries' AND rowid < 0;
+            DELETE FROM search WHERE collection = 'entries' AND rowid < 0;
+            """),
     ])
 
     /// Opens (creating if needed) the store at `path`.

@@ -85,8 +85,8 @@ enum SearchIndex {
 
     /// Rows of a search ranked by bm25 at most, for notes: beyond this many matches a query is
     /// common, and ranking every match (bm25 reads each one's positions and length) is what
-    /// makes a search slow. Then the newest this many are ranked, with every older note whose
-    /// title matches and every reference entry. Bounding the work this way keeps a search's
+    /// makes a search slow. Then the newest this many are ranked, with every reference entry
+    /// and every older note whose title matches. Bounding the work this way keeps a search's
     /// time flat as notes accumulate; 1,000 newest matches is more than anyone reads through.
     static let rankedNotes = 1_000
 
@@ -140,24 +140,29 @@ enum SearchIndex {
         if filter.space != nil || filter.collection != nil || filter.tag != nil {
             return try rank(query, "rowid >= ?", Int64.min)
         }
-        // The newest matches with their scores in one pass (FTS5 walks rowids in order, so bm25
-        // is computed for these rows only).
+        // Entries sit above every note (`rowid(of:)`), so one pass in descending rowid order
+        // takes every matching entry, then the newest notes, with their scores (FTS5 walks
+        // rowids in order, so bm25 is computed for these rows only). Every pass re-merges the
+        // doclists of all the words the query's prefix matches: fewer passes is what counts.
+        let entries = try db.query("SELECT count(*) FROM search WHERE rowid >= ?", entryRowids) { $0.int(at: 0) }[0]
         let newest = try db.query(
-            "SELECT rowid, bm25(search, 10.0, 1.0, 3.0) FROM search WHERE search MATCH ? ORDER BY rowid DESC LIMIT ?", query, rankedNotes
+            "SELECT rowid, bm25(search, 10.0, 1.0, 3.0) FROM search WHERE search MATCH ? ORDER BY rowid DESC LIMIT ?", query, rankedNotes + entries
         ) { (rowid: $0.int64(at: 0), score: $0.double(at: 1)) }
         var candidates = newest
-        if newest.count == rankedNotes, let threshold = newest.last?.rowid {
-            // A common word: the reference entries not reached yet, and older notes by title.
-            candidates += try rank(query, "rowid < ?", min(threshold, 0))
-            if threshold > 0 { candidates += try rank("{title} : (\(query))", "rowid > 0 AND rowid < ?", threshold) }
+        if newest.count == rankedNotes + entries, let threshold = newest.last?.rowid {
+            // A common word: older notes by title.
+            candidates += try rank("{title} : (\(query))", "rowid > 0 AND rowid < ?", threshold)
         }
         return Array(candidates.sorted { $0.score < $1.score }.prefix(limit))
     }
 
-    /// The full-text rowid of a record: its `records.id`, negated for reference entries so that
-    /// they sit apart from notes, whose newest rowids `ranked` takes for common words.
+    /// Where reference entries' full-text rowids start: above every note's.
+    static let entryRowids: Int64 = 1 << 62
+
+    /// The full-text rowid of a record: its `records.id`, moved above every note for reference
+    /// entries, so that one pass over the newest rowids takes every entry and the newest notes.
     static func rowid(of id: Int64, _ collection: CollectionName) -> Int64 {
-        collection == .entries ? -id : id
+        collection == .entries ? entryRowids + id : id
     }
 
     static func normalized(_ s: String) -> String {

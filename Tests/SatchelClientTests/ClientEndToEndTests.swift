@@ -232,9 +232,15 @@ struct ClientWorld {
         let bob = try await world.device("bob", "phone")
         try await ana.sync()
         let synced = AsyncStream<Void>.makeStream()
+        let started = ContinuousClock.now
         let watcher = Task {
             try await bob.watch(heartbeat: .seconds(10)) { result in
-                if case .success = result { synced.continuation.yield() }
+                switch result {
+                case .success: synced.continuation.yield()
+                // Once in a while in full-suite runs this test has taken ten minutes: what failed,
+                // and when, is printed so the next such run says why.
+                case .failure(let error): print("liveModeSyncs: a watched sync failed after \(ContinuousClock.now - started): \(error)")
+                }
             }
         }
         defer { watcher.cancel() }
