@@ -5,6 +5,7 @@ public import HummingbirdWebSocket
 public import HummingbirdCore
 import Logging
 import NIOCore
+import ServiceLifecycle
 public import SatchelProtocol
 
 /// The HTTP edge: routes, body limits, frames in and out, errors as statuses. PROTOCOL.md and
@@ -265,6 +266,9 @@ public enum HTTPAPI {
             return .upgrade([:]) { inbound, outbound, _ in
                 let (id, events) = service.live.subscribe(device: device.id, spaces: spaces)
                 defer { service.live.unsubscribe(id) }
+                // A server shutting down ends its live connections rather than waiting for the
+                // devices to hang up (it would wait for ever): they reconnect, with backoff.
+                try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await event in events {
@@ -294,6 +298,9 @@ public enum HTTPAPI {
                     }
                     _ = try await group.next()
                     group.cancelAll()
+                }
+                } onGracefulShutdown: {
+                    service.live.unsubscribe(id)
                 }
             }
         }

@@ -225,6 +225,22 @@ struct ClientWorld {
         #expect(Set(try await bob.notes(space: "mission").map(\.key)) == Set(try await ana.notes(space: "mission").map(\.key)))
     }
 
+    @Test func aServerStopsPromptlyWhileADeviceHoldsItsLiveConnection() async throws {
+        let world = try await ClientWorld(users: ["bob"])
+        let bob = try await world.device("bob", "phone")
+        let synced = AsyncStream<Void>.makeStream()
+        let watcher = Task {
+            try await bob.watch(heartbeat: .seconds(10)) { result in
+                if case .success = result { synced.continuation.yield() }
+            }
+        }
+        defer { watcher.cancel() }
+        var events = synced.stream.makeAsyncIterator()
+        await events.next()  // connected and synced; the device keeps the connection open
+        // Graceful shutdown does not wait for the device to hang up.
+        #expect(world.server.terminate(within: .seconds(10)), "satchel-server was still running 10 s after SIGTERM")
+    }
+
     @Test func liveModeSyncsWhenTheServerAnnouncesAChange() async throws {
         let world = try await ClientWorld(users: ["ana", "bob"])
         defer { world.server.terminate() }

@@ -59,6 +59,19 @@ public final class ServerProcess: Sendable {
         process.waitUntilExit()
     }
 
+    /// SIGTERM, then waits up to `limit` for the process to exit; false (and kill -9) if it
+    /// did not.
+    public func terminate(within limit: Duration) -> Bool {
+        process.terminate()
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill9()
+            return false
+        }
+        return true
+    }
+
     /// SIGTERM: graceful shutdown.
     @discardableResult
     public func terminate() -> Int32 {
