@@ -84,12 +84,6 @@ extension ReplicaStorage {
         try pendingEntries(limit: limit).map(\.mutation)
     }
 
-    /// The next batch after the entry `after` (0 for the oldest), with the last entry's number.
-    public func nextBatch(after: Int64, limit: Int) throws -> (mutations: [Mutation], last: Int64) {
-        let entries = try pendingEntries(after: after, limit: limit)
-        return (entries.map(\.mutation), entries.last?.seq ?? after)
-    }
-
     /// Records the server's answers to a push, in one transaction.
     @discardableResult
     public mutating func acknowledge(_ results: [MutationResult], serverClock: HLC?, physicalMillis: Int64) throws -> AcknowledgeSummary {

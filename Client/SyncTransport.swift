@@ -21,11 +21,6 @@ public struct EncodedPush: Sendable {
     /// The payload's size before compression.
     public var payloadBytes: Int { Frame.declaredPayloadSize(frame) ?? 0 }
 
-    public init(_ request: PushRequest) {
-        count = request.mutations.count
-        frame = Frame.encode(.pushRequest(request), compression: Self.compression(forPayload: request.wireBytes.count))
-    }
-
     /// From mutations already encoded (as the outbox keeps them): a push request's payload is
     /// their count, the encodings one after another, then the flags (PROTOCOL.md §6), so nothing
     /// is decoded and encoded again.
@@ -44,10 +39,10 @@ public struct EncodedPush: Sendable {
         return r
     }
 
-    /// zlib level 6 for ordinary pushes; level 4 for bulk uploads (over 64 KiB), where it costs
-    /// about half the CPU for about 6% more bytes (BENCHMARKS.md, push).
+    /// zlib level 6 for ordinary pushes; level 4 for bulk uploads, where it costs about half
+    /// the CPU for about 6% more bytes (BENCHMARKS.md, push).
     static func compression(forPayload bytes: Int) -> Frame.Compression {
-        bytes > 65_536 ? Frame.Compression(level: 4) : .default
+        bytes > PushRequest.bulkPayloadBytes ? Frame.Compression(level: 4) : .default
     }
 }
 

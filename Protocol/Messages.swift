@@ -96,6 +96,11 @@ public struct HelloResponse: Hashable, Sendable {
 
 /// Device → server: a batch of mutations, applied in order; each gets its own result.
 public struct PushRequest: Hashable, Sendable {
+    /// Payloads over this many bytes are bulk uploads: the reference server admits them in
+    /// turns, and the reference client deflates them at a faster level. Smaller ones (a few
+    /// notes saved online) skip the queue.
+    public static let bulkPayloadBytes = 64 << 10
+
     public var mutations: [Mutation]
     /// Asks the server to say which results are as written (`MutationResult.asWritten`).
     public var reportAsWritten: Bool

@@ -58,7 +58,7 @@ public enum HTTPAPI {
                     return Frame.encode(.pushResponse(try await service.push(push, device: device)))
                 }
                 // Bulk uploads take turns (memory); a few notes saved while online go straight on.
-                let small = (Frame.declaredPayloadSize(body) ?? .max) <= SyncService.smallPushBytes
+                let small = (Frame.declaredPayloadSize(body) ?? .max) <= PushRequest.bulkPayloadBytes
                 return small ? try await apply() : try await service.pushAdmission.run(apply)
             }
         }

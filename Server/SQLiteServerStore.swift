@@ -211,7 +211,11 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public nonisolated func touch(_ device: DeviceID, client: String?, now: Timestamp) throws {
-        note { $0.seen[device] = Bookkeeping.Seen(client: client, at: now) }
+        note { b in
+            // Notes merge as the written row does: the latest time, a known client kept.
+            let earlier = b.seen[device]
+            b.seen[device] = Bookkeeping.Seen(client: client ?? earlier?.client, at: max(now, earlier?.at ?? now))
+        }
     }
 
     public func revoke(_ device: DeviceID, now: Timestamp) throws {

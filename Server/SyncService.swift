@@ -10,8 +10,6 @@ public final class SyncService: Sendable {
     /// Bulk pushes decoded and applied at once (see `Admission`); more would share no commit
     /// that these do not already fill.
     let pushAdmission = Admission(limit: 16)
-    /// Pushes of at most this many bytes of payload (a few notes) skip the admission queue.
-    static let smallPushBytes = 64 << 10
     public let live: LiveHub
     public let serverName: String
     public let metrics: ServerMetrics

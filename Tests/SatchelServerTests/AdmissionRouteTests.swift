@@ -45,8 +45,8 @@ import Testing
             let longBody = String(repeating: "Battery plants around the lithium mines, visited on day two. ", count: 20)
             let bulk = (0..<80).map { w.createNote("bulk-\($0)", body: longBody) }
             let small = [w.createNote("small")]
-            #expect(PushRequest(mutations: bulk).wireBytes.count > SyncService.smallPushBytes)
-            #expect(PushRequest(mutations: small).wireBytes.count <= SyncService.smallPushBytes)
+            #expect(PushRequest(mutations: bulk).wireBytes.count > PushRequest.bulkPayloadBytes)
+            #expect(PushRequest(mutations: small).wireBytes.count <= PushRequest.bulkPayloadBytes)
 
             let bulkDone = Flag()
             async let bulkResponse = { () async throws -> TestResponse in

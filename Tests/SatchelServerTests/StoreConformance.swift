@@ -96,9 +96,13 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         #expect(try await store.device("d-1")?.client == "satchel-cli/0.2")
         #expect(try await store.device(tokenHash: [2])?.lastSeenAt == 50)
         #expect(try await store.devices(of: "ana").map(\.lastSeenAt) == [50])
-        // An older note never moves it back.
+        // An older note never moves it back, before or after it is written.
+        try await store.touch("d-1", client: nil, now: 52)
         try await store.touch("d-1", client: nil, now: 40)
-        #expect(try await store.devices(of: "ana").map(\.lastSeenAt) == [50])
+        #expect(try await store.device("d-1")?.lastSeenAt == 52)
+        #expect(try await store.device("d-1")?.client == "satchel-cli/0.2")
+        try await store.touch("d-1", client: nil, now: 40)
+        #expect(try await store.devices(of: "ana").map(\.lastSeenAt) == [52])
         try await store.touch("d-1", client: nil, now: 55)
         try await store.revoke("d-1", now: 60)
         #expect(try await store.device(tokenHash: [2])?.revokedAt == 60)
