@@ -105,10 +105,11 @@ public final class HTTPTransport: SyncTransport {
     }
 
     /// Sends a frame; the reply, and the optional features the server's answer names.
-    func exchange(_ path: String, frame: [UInt8], timeout: TimeAmount? = nil) async throws -> (message: Message, features: Set<String>) {
+    func exchange(_ path: String, frame: [UInt8], timeout: TimeAmount? = nil, features asked: Set<String> = []) async throws -> (message: Message, features: Set<String>) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if !asked.isEmpty { request.headers.add(name: "Satchel-Features", value: asked.sorted().joined(separator: ", ")) }
         request.headers.add(name: "Content-Type", value: "application/x-satchel-frame")
         request.body = .bytes(ByteBuffer(bytes: frame))
         let response: HTTPClientResponse
@@ -140,9 +141,9 @@ public final class HTTPTransport: SyncTransport {
     public func hello(_ request: HelloRequest) async throws -> HelloResponse {
         // Hello opens every sync and is tiny: a short deadline tells "offline" within seconds
         // (the client library retries refused connections until the deadline).
-        let (reply, features) = try await exchange("/v1/hello", frame: Frame.encode(.helloRequest(request)), timeout: .seconds(5))
+        let (reply, features) = try await exchange("/v1/hello", frame: Frame.encode(.helloRequest(request)), timeout: .seconds(5), features: request.features)
         guard case .helloResponse(var r) = reply else { throw unexpected() }
-        r.asWrittenSupported = features.contains("as-written")
+        r.asWrittenSupported = features.contains(SatchelFeature.asWritten)
         return r
     }
 

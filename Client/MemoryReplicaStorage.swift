@@ -13,10 +13,17 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
     /// Entries acknowledged as written.
     var asWritten: Set<Int64> = []
 
+    /// Where mutation ids come from: seeded by the device id, so a simulation replays exactly.
+    var ids: SplitMix64
+
     public init(device: DeviceID, schema: Schema = .standard) {
         self.schema = schema
         self.device = DeviceState(device: device)
+        // FNV-1a of the device id.
+        ids = SplitMix64(seed: device.rawValue.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
     }
+
+    public mutating func newMutationID() -> MutationID { .random(using: &ids) }
 
     public mutating func inTransaction<T>(_ body: (inout MemoryReplicaStorage) throws -> T) throws -> T {
         var copy = self

@@ -14,8 +14,15 @@ public struct AcknowledgeSummary: Hashable, Sendable {
     public var merged = 0
     public var conflicts = 0
     public var rejected = 0
-    /// Rejected only because a text diff could not be applied: requeued with the whole text.
+    /// Rejected only because a text diff could not be applied (requeued with the whole text),
+    /// or because its id was another device's (requeued under a new one).
     public var resent = 0
+    /// Refused because the device's clock is too far ahead: they stay queued and are stamped
+    /// again once the clock is right (`settleClock`).
+    public var waitingForClock = 0
+    /// Refused because another machine holds a copy of this device (`device_copied`): they stay
+    /// queued until the device joins again.
+    public var copied = 0
 
     public static func += (a: inout AcknowledgeSummary, b: AcknowledgeSummary) {
         a.applied += b.applied
@@ -23,6 +30,8 @@ public struct AcknowledgeSummary: Hashable, Sendable {
         a.conflicts += b.conflicts
         a.rejected += b.rejected
         a.resent += b.resent
+        a.waitingForClock += b.waitingForClock
+        a.copied += b.copied
     }
 }
 
@@ -33,10 +42,12 @@ extension ReplicaStorage {
     /// Writes locally: the view changes at once and the mutation enters the outbox, in one
     /// transaction. `values` are the new full values of the fields written; text travels as a
     /// diff against the confirmed text when smaller, sets as additions and removals.
-    /// - Throws: `ValidationError` for values the schema refuses (nothing is queued).
+    /// - Throws: `ValidationError` for values the schema refuses, or for a write whose encoding
+    ///   is over `maxBytes` (what one push may carry, `Limits.maxPushMutationBytes`): nothing is
+    ///   queued, so nothing sits in the outbox that the server could never take.
     @discardableResult
     public mutating func write(
-        _ operation: Mutation.Operation, _ key: RecordKey, values: [FieldName: Value] = [:], physicalMillis: Int64
+        _ operation: Mutation.Operation, _ key: RecordKey, values: [FieldName: Value] = [:], physicalMillis: Int64, maxBytes: Int = .max
     ) throws -> Mutation {
         try inTransaction { s in
             var device = try s.deviceState()
@@ -60,8 +71,10 @@ extension ReplicaStorage {
                 }
             }
             device.counter += 1
+            // 128 random bits (PROTOCOL.md §1): an id another device could guess would let it
+            // take this write's place on the server.
             let mutation = Mutation(
-                id: MutationID(unchecked: "\(device.device.rawValue.suffix(20))-\(device.counter)"),
+                id: s.newMutationID(),
                 device: device.device, counter: device.counter, clock: clock.now(physicalMillis: physicalMillis),
                 key: key, baseVersion: record.confirmedVersion, operation: operation, changes: changes)
             try s.schema.validate(mutation)
@@ -69,6 +82,9 @@ extension ReplicaStorage {
             for (name, value) in values {
                 let field = try s.schema.collection(key.collection).fields[name]!
                 try s.schema.validate(value, for: field, in: key.collection)
+            }
+            if maxBytes < .max, case let size = mutation.wireBytes.count, size > maxBytes {
+                throw ValidationError(.tooLong, "this write is \(size) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes")
             }
             device.clock = clock.last
             try s.saveDeviceState(device)
@@ -100,15 +116,31 @@ extension ReplicaStorage {
             for result in results {
                 guard let head = try s.outboxHead(result.mutation), !head.isRejected else { continue }
                 switch result.status {
+                case .rejected where result.rejection?.code == .clockTooFarAhead:
+                    // Not the write's fault: it waits, queued, for the clock to be right.
+                    summary.waitingForClock += 1
+                    continue
+                case .rejected where result.rejection?.code == .deviceCopied:
+                    // Nothing was stored: the write waits for this machine to join on its own.
+                    summary.copied += 1
+                    continue
                 case .rejected:
                     guard var entry = try s.outboxEntry(result.mutation) else { continue }
                     let reason = result.rejection ?? ValidationError(.invalidValue, "rejected without a reason")
-                    if result.mayBeResent, entry.texts.count > 0 {
-                        // The server no longer has the text the diff was made against: send it whole,
-                        // as a new mutation (the old id's rejection is final on the server).
+                    if result.rejection?.code == .mutationIDTaken || (result.mayBeResent && entry.texts.count > 0) {
+                        // Sent again under a new id: the old id is another device's, or its
+                        // rejection is final on the server. When the server no longer has the
+                        // text a diff was made against, the text goes whole.
                         var m = entry.mutation
-                        for (name, text) in entry.texts { m.changes[name] = .set(.text(text)) }
-                        m.id = MutationID(unchecked: "\(m.id.rawValue.prefix(56)).r\(entry.seq % 1000)")
+                        if result.rejection?.code != .mutationIDTaken {
+                            for (name, text) in entry.texts { m.changes[name] = .set(.text(text)) }
+                        }
+                        m.id = s.newMutationID()
+                        // A new counter too: the server holds the old one (PROTOCOL.md §3).
+                        var device = try s.deviceState()
+                        device.counter += 1
+                        m.counter = device.counter
+                        try s.saveDeviceState(device)
                         entry.mutation = m
                         try s.updateOutbox(entry)
                         summary.resent += 1
@@ -313,9 +345,11 @@ extension ReplicaStorage {
 }
 
 extension MutationResult {
-    /// Whether acknowledging this result may queue its write again, whole: the server could not
-    /// apply a text diff (the write is sent again when it has texts).
+    /// Whether acknowledging this result may queue its write again under a new id: the server
+    /// could not apply a text diff (the write is sent again whole when it has texts), or the id
+    /// is another device's.
     public var mayBeResent: Bool {
-        status == .rejected && (rejection?.code == .baseExpired || rejection?.code == .diffBaseMismatch)
+        guard status == .rejected, let code = rejection?.code else { return false }
+        return code == .baseExpired || code == .diffBaseMismatch || code == .mutationIDTaken
     }
 }

@@ -8,6 +8,10 @@ public protocol ReplicaStorage {
     /// Runs `body` atomically: on a throw nothing it did remains.
     mutating func inTransaction<T>(_ body: (inout Self) throws -> T) throws -> T
 
+    /// A new mutation id of 128 random bits (PROTOCOL.md §1). The randomness is the storage's, so
+    /// the simulation's devices draw theirs from a seed and replay exactly.
+    mutating func newMutationID() -> MutationID
+
     func deviceState() throws -> DeviceState
     mutating func saveDeviceState(_ state: DeviceState) throws
 
@@ -28,8 +32,9 @@ public protocol ReplicaStorage {
     /// Up to `limit` pending entries with sequence numbers above `after`, oldest first.
     func pendingEntries(after: Int64, limit: Int) throws -> [OutboxEntry]
     /// The same entries as `pendingEntries`, each as its mutation's encoding, with the last
-    /// entry's sequence number (`after` when there is none): what a push sends.
-    func pendingEncoded(after: Int64, limit: Int) throws -> (mutations: [[UInt8]], last: Int64)
+    /// entry's sequence number (`after` when there is none): what a push sends. Stops before the
+    /// encodings would pass `maxBytes` in all, but always holds the first entry.
+    func pendingEncoded(after: Int64, limit: Int, maxBytes: Int) throws -> (mutations: [[UInt8]], last: Int64)
     func outboxEntry(_ mutation: MutationID) throws -> OutboxEntry?
     /// What acknowledging needs of the entry holding `mutation`.
     func outboxHead(_ mutation: MutationID) throws -> OutboxHead?
@@ -64,9 +69,19 @@ extension ReplicaStorage {
     /// Up to `limit` pending entries, oldest first.
     public func pendingEntries(limit: Int) throws -> [OutboxEntry] { try pendingEntries(after: 0, limit: limit) }
     public func outboxSeqs(for key: RecordKey) throws -> [Int64] { try outbox(for: key).map(\.seq) }
+    public func pendingEncoded(after: Int64, limit: Int, maxBytes: Int) throws -> (mutations: [[UInt8]], last: Int64) {
+        var batch: [[UInt8]] = [], bytes = 0, last = after
+        for entry in try pendingEntries(after: after, limit: limit) {
+            let encoded = entry.mutation.wireBytes
+            if !batch.isEmpty && bytes + encoded.count > maxBytes { break }
+            batch.append(encoded)
+            bytes += encoded.count
+            last = entry.seq
+        }
+        return (batch, last)
+    }
     public func pendingEncoded(after: Int64, limit: Int) throws -> (mutations: [[UInt8]], last: Int64) {
-        let entries = try pendingEntries(after: after, limit: limit)
-        return (entries.map(\.mutation.wireBytes), entries.last?.seq ?? after)
+        try pendingEncoded(after: after, limit: limit, maxBytes: .max)
     }
     public func outboxHead(_ mutation: MutationID) throws -> OutboxHead? { try outboxEntry(mutation).map(OutboxHead.init) }
     public mutating func confirmView(of key: RecordKey, version: Version) throws {

@@ -114,6 +114,11 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
     func metaString(_ key: String) throws -> String? { try meta(key).map { String(decoding: $0, as: UTF8.self) } }
     func setMetaString(_ key: String, _ value: String?) throws { try setMeta(key, value.map { Array($0.utf8) }) }
 
+    public mutating func newMutationID() -> MutationID {
+        var rng = SystemRandomNumberGenerator()
+        return .random(using: &rng)
+    }
+
     public func deviceState() throws -> DeviceState {
         guard let raw = try metaString("device") else { throw ClientError.notJoined() }
         let counter = try metaString("counter").flatMap(UInt64.init) ?? 0
@@ -212,9 +217,20 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         try db.query("SELECT \(Self.entryColumns) FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?", after, limit, map: Self.entry)
     }
 
-    public func pendingEncoded(after: Int64, limit: Int) throws -> (mutations: [[UInt8]], last: Int64) {
+    public func pendingEncoded(after: Int64, limit: Int, maxBytes: Int) throws -> (mutations: [[UInt8]], last: Int64) {
+        // The sizes first (SQLite reads a blob's length without its bytes), so a batch of large
+        // notes is cut by bytes without loading the ones that do not fit.
+        var through = after, bytes = 0, count = 0
+        for (seq, size) in try db.query(
+            "SELECT seq, length(mutation) FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?", after, limit,
+            map: { ($0.int64(at: 0), Int($0.int64(at: 1))) }) {
+            if count > 0 && bytes + size > maxBytes { break }
+            bytes += size
+            count += 1
+            through = seq
+        }
         var last = after
-        let mutations = try db.query("SELECT seq, mutation FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?", after, limit) { row in
+        let mutations = try db.query("SELECT seq, mutation FROM outbox WHERE state = 'pending' AND seq > ? AND seq <= ? ORDER BY seq", after, through) { row in
             last = row.int64(at: 0)
             return row.blob(at: 1)
         }

@@ -39,8 +39,18 @@ extension SatchelClient {
             if let http = transport as? HTTPTransport { (p.bytesSent, p.bytesReceived) = http.bytes }
         }
         progress(p)
-        let hello = try await transport.hello(HelloRequest(client: Self.clientName))
+        let hello = try await transport.hello(HelloRequest(client: Self.clientName, features: [SatchelFeature.deviceState]))
         try saveSpaces(hello.spaces)
+        try saveLimits(hello.limits)
+        if try storage.recoverIfWentBack(hello.deviceState) {
+            // Restored from a backup or copied: the server holds writes of this device that its
+            // store does not, and its pulls left them out. Pull everything again; unsent work stays.
+            for space in hello.spaces { try storage.resetSpace(space.space) }
+            report.restored = true
+            report.rebootstrapped = hello.spaces.map(\.space)
+        }
+        report.clock = try storage.settleClock(
+            serverTime: hello.serverTime, maxSkewMillis: hello.limits.maxClockSkewMillis, physicalMillis: now(), serverHolds: hello.deviceState)
 
         p.phase = .pushing
         let batchSize = max(1, min(hello.limits.maxMutationsPerPush, 500))
@@ -49,7 +59,7 @@ extension SatchelClient {
         // that one is answered: the device records the answer while the server applies the next.
         func prepare(after: Int64) throws -> (push: EncodedPush, last: Int64)? {
             // The outbox keeps each mutation encoded: the request is built from those bytes.
-            let batch = try storage.pendingEncoded(after: after, limit: batchSize)
+            let batch = try storage.pendingEncoded(after: after, limit: batchSize, maxBytes: hello.limits.maxPushMutationBytes)
             if batch.mutations.isEmpty { return nil }
             return (EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported), batch.last)
         }
@@ -89,7 +99,20 @@ extension SatchelClient {
                 response = try await answer
             }
         }
-        try await pushOutbox()
+        // A push the server refuses whole (a full disk, a limit) must not stop the pull: the
+        // device still gets everyone else's work. A link that is down fails the pull too.
+        var pushFailure: (any Error)?
+        do {
+            try await pushOutbox()
+        } catch let error as TransportError where error.kind == .offline || error.kind == .unauthorized {
+            throw error
+        } catch {
+            pushFailure = error
+        }
+        if report.pushed.copied > 0 {
+            try storage.setMetaString("copied", "1")
+            throw ClientError.copied()
+        }
 
         p.phase = .pulling
         for space in hello.spaces {
@@ -105,8 +128,11 @@ extension SatchelClient {
             var resets = 0
             while true {
                 // Syncs run one at a time, so no push of this device is in flight now.
+                // After a failed push the server may hold writes whose answer never came: pull
+                // them back rather than leave them out.
                 let request = try storage.pullRequest(
-                    space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize), omitOwnAsWritten: hello.asWrittenSupported)
+                    space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize),
+                    omitOwnAsWritten: hello.asWrittenSupported && pushFailure == nil)
                 let page: PullResponse
                 do {
                     page = try await transport.pull(request)
@@ -132,8 +158,10 @@ extension SatchelClient {
                 if !page.hasMore { break }
             }
         }
-        // Writes made while the pull ran (or requeued with whole text) go out now.
-        if try storage.pendingCount() > 0 { try await pushOutbox() }
+        if let pushFailure { throw pushFailure }
+        // Writes made while the pull ran (or requeued with whole text) go out now; writes that
+        // wait for the clock would only be refused again.
+        if try storage.pendingCount() > report.pushed.waitingForClock { try await pushOutbox() }
         p.phase = .done
         bytes()
         progress(p)

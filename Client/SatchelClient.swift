@@ -92,6 +92,22 @@ public actor SatchelClient {
         if shape(try self.spaces()) != shape(spaces) { try storage.setMeta("spaces", Self.encode(spaces)) }
     }
 
+    /// Stores the server's limits from a hello when they changed: writes are checked against
+    /// them offline.
+    func saveLimits(_ limits: Limits) throws {
+        var w = WireWriter()
+        limits.encode(to: &w)
+        if try storage.meta("limits") != w.bytes { try storage.setMeta("limits", w.bytes) }
+    }
+
+    /// The most bytes one write may take: what one push carries, by the server's last known
+    /// limits (the defaults before a first sync).
+    func maxWriteBytes() throws -> Int {
+        guard let raw = try storage.meta("limits") else { return Limits.default.maxPushMutationBytes }
+        var r = WireReader(raw)
+        return try Limits(from: &r).maxPushMutationBytes
+    }
+
     static func encode(_ spaces: [SpaceAccess]) -> [UInt8] {
         var w = WireWriter()
         w.array(spaces) { w, s in s.encode(to: &w) }
@@ -118,7 +134,7 @@ public actor SatchelClient {
         if !tags.isEmpty { values["tags"] = .set(tags) }
         if !links.isEmpty { values["links"] = .references(links.map { Reference(collection: .entries, record: $0) }) }
         if let user = try storage.metaString("user") { values["author"] = .string(user) }
-        try storage.write(.create, key, values: values, physicalMillis: t)
+        try storage.write(.create, key, values: values, physicalMillis: t, maxBytes: try maxWriteBytes())
         return key
     }
 
@@ -130,13 +146,13 @@ public actor SatchelClient {
         if let body { values["body"] = .text(body) }
         if let tags { values["tags"] = .set(tags) }
         if let links { values["links"] = .references(links.map { Reference(collection: .entries, record: $0) }) }
-        try storage.write(.patch, key, values: values, physicalMillis: now())
+        try storage.write(.patch, key, values: values, physicalMillis: now(), maxBytes: try maxWriteBytes())
     }
 
     /// Deletes a note.
     public func deleteNote(_ key: RecordKey) throws {
         guard try storage.record(key)?.view != nil else { throw ClientError.notFound("note \(key.record)") }
-        try storage.write(.delete, key, physicalMillis: now())
+        try storage.write(.delete, key, physicalMillis: now(), maxBytes: try maxWriteBytes())
     }
 
     /// The notes the user can see, newest first.
@@ -200,11 +216,11 @@ public actor SatchelClient {
             if try storage.record(info.record)?.view == nil {
                 throw ClientError.notFound("record \(info.record.record) (deleted meanwhile)")
             }
-            try storage.write(.patch, info.record, values: [field: value], physicalMillis: t)
+            try storage.write(.patch, info.record, values: [field: value], physicalMillis: t, maxBytes: try maxWriteBytes())
         case .delete:
             if try storage.record(info.record)?.view != nil { try storage.write(.delete, info.record, physicalMillis: t) }
         }
-        try storage.write(.delete, conflict, physicalMillis: t)
+        try storage.write(.delete, conflict, physicalMillis: t, maxBytes: try maxWriteBytes())
     }
 
     /// Writes the server refused, with the reasons.

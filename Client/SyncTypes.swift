@@ -25,6 +25,11 @@ public struct SyncReport: Hashable, Sendable {
     public var bytesReceived = 0
     /// Conflicts now open on this device.
     public var openConflicts = 0
+    /// The server held writes of this device newer than its store (a home restored from a
+    /// backup or copied): every space was pulled again, unsent work kept (`recoverIfWentBack`).
+    public var restored = false
+    /// Whether the device's clock agrees with the server's (`settleClock`).
+    public var clock: ClockCheck = .fine
 }
 
 /// The device's sync state, for `satchel status` and an app's status line.

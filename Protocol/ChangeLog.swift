@@ -32,8 +32,8 @@ public protocol ChangeLogStorage {
     var schema: Schema { get }
     /// The version of the last change appended (0 for an empty log).
     func currentHead() throws -> Version
-    /// The result recorded for a mutation id, if it was seen before.
-    func result(of mutation: MutationID) throws -> MutationResult?
+    /// The result recorded for a mutation id, if it was seen before, with the device that sent it.
+    func result(of mutation: MutationID) throws -> (device: DeviceID, result: MutationResult)?
     /// The record's current state, tombstones included.
     func record(_ key: RecordKey) throws -> RecordState?
     /// The record as it was at `version`, or nil when that is older than the kept history.
@@ -43,14 +43,20 @@ public protocol ChangeLogStorage {
     /// whose mutation the change reproduces exactly (`MutationResult.asWritten`), so pulls of
     /// that device can leave it out; a store may ignore it and send the change anyway.
     mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) throws
+    /// The id of the stored device write of `device` that used `counter`, if any.
+    func mutation(counter: UInt64, of device: DeviceID) throws -> MutationID?
     /// Records a mutation's result, so a repeated push gets the same answer and no second effect.
-    mutating func saveResult(_ result: MutationResult, of mutation: Mutation) throws
+    /// `counted`: a device's write, whose counter is now used (`mutation(counter:of:)`) and which
+    /// counts toward what the server reports of the device's writes (`DeviceWriteState`).
+    mutating func saveResult(_ result: MutationResult, of mutation: Mutation, counted: Bool) throws
 }
 
 extension ChangeLogStorage {
     /// Applies one mutation from a device: schema checks, device access, merge, append. A
-    /// mutation id seen before returns its first result and changes nothing. Rejections are
-    /// results, not errors; only storage failures throw.
+    /// mutation id seen before from the same device returns its first result and changes
+    /// nothing; from another device it is refused (`mutation_id_taken`) without being recorded,
+    /// so no device can make another's later write look applied. Rejections are results, not
+    /// errors; only storage failures throw.
     public mutating func applyMutation(_ m: Mutation) throws -> MutationResult {
         try apply(m, asDevice: true)
     }
@@ -61,7 +67,20 @@ extension ChangeLogStorage {
     }
 
     private mutating func apply(_ m: Mutation, asDevice: Bool) throws -> MutationResult {
-        if let earlier = try result(of: m.id) { return earlier }
+        if let earlier = try result(of: m.id) {
+            guard earlier.device == m.device else {
+                return MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: ValidationError(
+                    .mutationIDTaken, "mutation id \(m.id) is another device's; send the write again under a new random id"))
+            }
+            return earlier.result
+        }
+        // A device uses each counter once (a write sent again under a new id takes a new one), so
+        // a new id under a used counter comes from a second machine holding a copy of the
+        // device's store. Refused before it can be mistaken for the first machine's write.
+        if asDevice, let other = try mutation(counter: m.counter, of: m.device), other != m.id {
+            return MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: ValidationError(
+                .deviceCopied, "device '\(m.device)' already used counter \(m.counter) for another write: two machines share this device's identity (a copied or restored home); join again from this one"))
+        }
         let result: MutationResult
         do {
             try schema.validate(m)
@@ -70,7 +89,7 @@ extension ChangeLogStorage {
         } catch let error as ValidationError {
             result = MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: error)
         }
-        try saveResult(result, of: m)
+        try saveResult(result, of: m, counted: asDevice)
         return result
     }
 
@@ -127,7 +146,10 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
     public private(set) var changes: [Change] = []
     /// Earlier states of each record, oldest first, kept as merge bases.
     private var history: [RecordKey: [RecordState]] = [:]
-    private var results: [MutationID: MutationResult] = [:]
+    private var results: [MutationID: (device: DeviceID, result: MutationResult)] = [:]
+    /// Each device's stored writes by counter, and the latest of them.
+    private var counters: [DeviceID: [UInt64: MutationID]] = [:]
+    private var latest: [DeviceID: DeviceWriteState] = [:]
     /// The device whose write each version reproduces exactly, for pulls that leave those out.
     private var asWrittenBy: [Version: DeviceID] = [:]
 
@@ -141,7 +163,7 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
     }
 
     public func currentHead() -> Version { head }
-    public func result(of mutation: MutationID) -> MutationResult? { results[mutation] }
+    public func result(of mutation: MutationID) -> (device: DeviceID, result: MutationResult)? { results[mutation] }
     public func record(_ key: RecordKey) -> RecordState? { records[key] }
 
     public mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) {
@@ -153,9 +175,19 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
         changes.append(change)
     }
 
-    public mutating func saveResult(_ result: MutationResult, of mutation: Mutation) {
-        results[mutation.id] = result
+    public mutating func saveResult(_ result: MutationResult, of mutation: Mutation, counted: Bool) {
+        results[mutation.id] = (mutation.device, result)
+        guard counted else { return }
+        counters[mutation.device, default: [:]][mutation.counter] = mutation.id
+        if mutation.counter >= latest[mutation.device]?.counter ?? 0 {
+            latest[mutation.device] = DeviceWriteState(counter: mutation.counter, clock: mutation.clock)
+        }
     }
+
+    public func mutation(counter: UInt64, of device: DeviceID) -> MutationID? { counters[device]?[counter] }
+
+    /// What the log holds of a device's writes (`HelloResponse.deviceState`).
+    public func writeState(of device: DeviceID) -> DeviceWriteState? { latest[device] }
 
     /// The record as it was at `version`, or nil when that is older than the kept history.
     public func base(of key: RecordKey, at version: Version) -> RecordState? {

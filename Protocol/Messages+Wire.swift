@@ -59,12 +59,19 @@ extension HelloResponse: WireCodable {
         limits.encode(to: &w)
         w.signed(serverTime)
         w.array(spaces) { w, s in s.encode(to: &w) }
+        // An optional tail, sent only to clients that ask (`device-state`): older clients refuse
+        // trailing bytes.
+        if let deviceState {
+            w.varint(deviceState.counter)
+            deviceState.clock.encode(to: &w)
+        }
     }
     public init(from r: inout WireReader) throws(FrameError) {
         self.init(
             protocolVersion: try r.protocolVersion(), server: try r.string(), device: try DeviceID(from: &r),
             user: try UserID(from: &r), limits: try Limits(from: &r), serverTime: try r.signed(),
             spaces: try r.array(minItemBytes: 4) { (r: inout WireReader) throws(FrameError) in try SpaceAccess(from: &r) })
+        if !r.isAtEnd { deviceState = DeviceWriteState(counter: try r.varint(), clock: try HLC(from: &r)) }
     }
 }
 

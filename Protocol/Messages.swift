@@ -27,6 +27,14 @@ public struct Limits: Hashable, Sendable {
     /// How far ahead of the server's clock a device's clock may be.
     public var maxClockSkewMillis: Int64
 
+    /// The most mutation bytes one push may carry: its frame must fit `maxRequestBytes` even
+    /// when sent uncompressed, and its payload `maxPayloadBytes`. A client cuts its batches by
+    /// this as well as by `maxMutationsPerPush`; a single mutation over it can never be pushed.
+    public var maxPushMutationBytes: Int {
+        // The frame header (13 bytes), the array count and the flags fit in 64.
+        max(0, min(maxRequestBytes, maxPayloadBytes) - 64)
+    }
+
     public init(maxRequestBytes: Int = 4 << 20, maxPayloadBytes: Int = 16 << 20, maxMutationsPerPush: Int = 1000, maxPageSize: Int = 1000, maxClockSkewMillis: Int64 = 5 * 60 * 1000) {
         self.maxRequestBytes = maxRequestBytes
         self.maxPayloadBytes = maxPayloadBytes
@@ -62,9 +70,35 @@ public struct HelloRequest: Hashable, Sendable {
     /// Client software and version, e.g. "satchel-cli/0.1.0"; shown to operators.
     public var client: String
 
-    public init(protocolVersion: UInt16 = satchelProtocolVersion, client: String) {
+    /// Optional features the client understands (§14). Not in the frame: sent as the HTTP header
+    /// `Satchel-Features`, which servers that predate a feature ignore.
+    public var features: Set<String> = []
+
+    public init(protocolVersion: UInt16 = satchelProtocolVersion, client: String, features: Set<String> = []) {
         self.protocolVersion = protocolVersion
         self.client = client
+        self.features = features
+    }
+}
+
+/// Optional protocol features, named in the `Satchel-Features` HTTP header (PROTOCOL.md §14).
+public enum SatchelFeature {
+    /// Push and pull flags for own writes applied as written (§5).
+    public static let asWritten = "as-written"
+    /// The hello answer says what the server holds of the device's own writes (§3).
+    public static let deviceState = "device-state"
+}
+
+/// What the server holds of a device's own writes: the highest mutation counter it stored from
+/// the device, and that mutation's clock. A device whose own counter is lower went back in time
+/// (its store was restored from a backup or copied): it recovers before it writes again (§3).
+public struct DeviceWriteState: Hashable, Sendable {
+    public var counter: UInt64
+    public var clock: HLC
+
+    public init(counter: UInt64, clock: HLC) {
+        self.counter = counter
+        self.clock = clock
     }
 }
 
@@ -82,8 +116,12 @@ public struct HelloResponse: Hashable, Sendable {
     /// that do say so with the HTTP header `Satchel-Features: as-written` (§14), because a
     /// server that predates them refuses any message that carries them.
     public var asWrittenSupported = false
+    /// What the server holds of this device's writes; sent (after `spaces`) only when the
+    /// request listed `device-state` in `Satchel-Features`. Nil from servers that predate it.
+    public var deviceState: DeviceWriteState?
 
-    public init(protocolVersion: UInt16 = satchelProtocolVersion, server: String, device: DeviceID, user: UserID, limits: Limits, serverTime: Timestamp, spaces: [SpaceAccess]) {
+    public init(protocolVersion: UInt16 = satchelProtocolVersion, server: String, device: DeviceID, user: UserID, limits: Limits, serverTime: Timestamp, spaces: [SpaceAccess], deviceState: DeviceWriteState? = nil) {
+        self.deviceState = deviceState
         self.protocolVersion = protocolVersion
         self.server = server
         self.device = device

@@ -38,4 +38,10 @@ public struct RejectionCode: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let clockTooFarAhead = Self(rawValue: "clock_too_far_ahead")
     public static let forbidden = Self(rawValue: "forbidden")
     public static let wrongDevice = Self(rawValue: "wrong_device")
+    /// The mutation id belongs to another device's mutation: send the write again under a new
+    /// random id. Never stored, so it changes nothing the other device is told.
+    public static let mutationIDTaken = Self(rawValue: "mutation_id_taken")
+    /// Another write of the same device already used this mutation counter: two machines share
+    /// one device identity (a copied home). Each must join separately; nothing is stored.
+    public static let deviceCopied = Self(rawValue: "device_copied")
 }

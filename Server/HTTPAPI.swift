@@ -44,7 +44,8 @@ public enum HTTPAPI {
         router.post("/v1/hello") { request, _ -> Response in
             await respondFrame(request, service) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
-                guard case .helloRequest(let hello) = try await decode(request, service: service) else { throw wrongMessage("HelloRequest") }
+                guard case .helloRequest(var hello) = try await decode(request, service: service) else { throw wrongMessage("HelloRequest") }
+                hello.features = Set(request.headers[values: satchelFeatures].flatMap { $0.split(separator: ",") }.map { String($0).trimmingSpaces })
                 return Frame.encode(.helloResponse(try await service.hello(hello, device: device)))
             }
         }
@@ -209,7 +210,7 @@ public enum HTTPAPI {
         do {
             let frame = try await body()
             service.metrics.frame(direction: "out", sent: frame.count, raw: Frame.declaredPayloadSize(frame) ?? frame.count)
-            return Response(status: .ok, headers: [.contentType: frameContentType, satchelFeatures: "as-written"], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
+            return Response(status: .ok, headers: [.contentType: frameContentType, satchelFeatures: "\(SatchelFeature.asWritten), \(SatchelFeature.deviceState)"], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
         } catch {
             let api = apiError(error)
             if request.headers[.accept]?.contains("application/json") == true {

@@ -25,11 +25,11 @@ struct SQLiteChangeLog: ChangeLogStorage {
 
     func currentHead() -> Version { head }
 
-    func result(of mutation: MutationID) throws -> MutationResult? {
-        try db.query("SELECT result, as_written FROM mutations WHERE id = ?", mutation.rawValue) {
+    func result(of mutation: MutationID) throws -> (device: DeviceID, result: MutationResult)? {
+        try db.query("SELECT result, as_written, device FROM mutations WHERE id = ?", mutation.rawValue) {
             var result = try MutationResult(wireBytes: $0.blob(at: 0))
             result.asWritten = $0.bool(at: 1)
-            return result
+            return (device: DeviceID(unchecked: $0.string(at: 2)), result: result)
         }.first
     }
 
@@ -70,9 +70,23 @@ struct SQLiteChangeLog: ChangeLogStorage {
         head = change.version
     }
 
-    mutating func saveResult(_ result: MutationResult, of mutation: Mutation) throws {
+    func mutation(counter: UInt64, of device: DeviceID) throws -> MutationID? {
+        try db.query("SELECT id FROM mutations WHERE device = ? AND counter = ?", device.rawValue, Int64(bitPattern: counter)) {
+            MutationID(unchecked: $0.string(at: 0))
+        }.first
+    }
+
+    mutating func saveResult(_ result: MutationResult, of mutation: Mutation, counted: Bool) throws {
         try db.run(
-            "INSERT INTO mutations (id, device, space, result, as_written) VALUES (?, ?, ?, ?, ?)",
-            mutation.id.rawValue, mutation.device.rawValue, mutation.key.space.rawValue, result.wireBytes, result.asWritten)
+            "INSERT INTO mutations (id, device, space, result, as_written, counter, clock) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            mutation.id.rawValue, mutation.device.rawValue, mutation.key.space.rawValue, result.wireBytes, result.asWritten,
+            counted ? Int64(bitPattern: mutation.counter) : nil, counted ? Int64(bitPattern: mutation.clock.rawValue) : nil)
+    }
+
+    /// What the store holds of a device's writes: its highest counter and that write's clock.
+    static func writeState(of device: DeviceID, _ db: Database) throws -> DeviceWriteState? {
+        try db.query(
+            "SELECT counter, clock FROM mutations WHERE device = ? AND counter IS NOT NULL ORDER BY counter DESC LIMIT 1", device.rawValue
+        ) { DeviceWriteState(counter: UInt64(bitPattern: $0.int64(at: 0)), clock: HLC(rawValue: UInt64(bitPattern: $0.int64(at: 1)))) }.first
     }
 }

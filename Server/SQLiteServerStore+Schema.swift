@@ -123,5 +123,14 @@ extension SQLiteServerStore {
             ALTER TABLE changes ADD COLUMN own_device TEXT;
             ALTER TABLE mutations ADD COLUMN as_written INTEGER NOT NULL DEFAULT 0;
             """),
+        Migration(version: 7, name: "device writes by counter", sql: """
+            -- A device uses each counter once: a second id under one counter is a copied device
+            -- (ChangeLogStorage.mutation(counter:of:)), and the highest counter with its clock is
+            -- what hello tells a device that went back in time. NULL for operator writes and for
+            -- writes stored before this version.
+            ALTER TABLE mutations ADD COLUMN counter INTEGER;
+            ALTER TABLE mutations ADD COLUMN clock INTEGER;
+            CREATE UNIQUE INDEX mutations_device_counter ON mutations(device, counter) WHERE counter IS NOT NULL;
+            """),
     ])
 }

@@ -439,6 +439,10 @@ public actor SQLiteServerStore: ServerStore {
         ) { $0.int64(at: 0) }.first ?? 0
     }
 
+    public nonisolated func writeState(of device: DeviceID) throws -> DeviceWriteState? {
+        try read { try SQLiteChangeLog.writeState(of: device, $0) }
+    }
+
     public nonisolated func head(of space: SpaceID) throws -> (head: Version, horizon: Version) {
         try read { db in
             try db.transaction(.deferred) {

@@ -126,6 +126,9 @@ public protocol ServerStore: Sendable {
     /// Up to `limit` changes of `space` after `after`; without the changes that reproduce
     /// `omitting`'s own writes exactly (`MutationResult.asWritten`), when given.
     func pull(space: SpaceID, after: Version, limit: Int, omitting device: DeviceID?) async throws -> EncodedPage
+    /// What the store holds of a device's own writes: the highest counter among its stored
+    /// mutations and that mutation's clock (nil when none is stored).
+    func writeState(of device: DeviceID) async throws -> DeviceWriteState?
     /// The latest version in `space` (0 when empty) and the oldest cursor still served.
     func head(of space: SpaceID) async throws -> (head: Version, horizon: Version)
     /// The current state of a record (tombstones included).

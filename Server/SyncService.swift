@@ -103,9 +103,11 @@ public final class SyncService: Sendable {
         if device.client != client || (device.lastSeenAt ?? 0) < physical - 60_000 {
             try await store.touch(device.id, client: client, now: physical)
         }
+        // Only to clients that ask: older ones refuse bytes after the spaces.
+        let writes = request.features.contains(SatchelFeature.deviceState) ? try await store.writeState(of: device.id) ?? DeviceWriteState(counter: 0, clock: .zero) : nil
         return HelloResponse(
             server: serverName, device: device.id, user: device.user, limits: limits, serverTime: now(),
-            spaces: try await store.spaces(of: device.user))
+            spaces: try await store.spaces(of: device.user), deviceState: writes)
     }
 
     public func push(_ request: PushRequest, device: DeviceInfo) async throws -> PushResponse {

@@ -169,9 +169,7 @@ extension Simulation {
 
     /// Feeds a push answer to the algorithm, and remembers what the device was told.
     mutating func acknowledge(_ response: PushResponse, device d: Int) {
-        let resending = response.results.contains {
-            $0.status == .rejected && ($0.rejection?.code == .baseExpired || $0.rejection?.code == .diffBaseMismatch)
-        }
+        let resending = response.results.contains(where: \.mayBeResent)
         let before = resending ? (devices[d].replica.pendingEntries(limit: .max)) : []
         do {
             let summary = try devices[d].replica.acknowledge(response.results, serverClock: response.clock, physicalMillis: deviceTime(d))

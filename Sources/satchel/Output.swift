@@ -133,6 +133,17 @@ enum Format {
         }
     }
 
+    /// "3 minutes", "5 hours", "365 days".
+    static func duration(millis: Int64) -> String {
+        let seconds = max(0, millis / 1000)
+        switch seconds {
+        case ..<120: return count(Int(seconds), "second")
+        case ..<7200: return count(Int(seconds / 60), "minute")
+        case ..<172_800: return count(Int(seconds / 3600), "hour")
+        default: return count(Int(seconds / 86_400), "day")
+        }
+    }
+
     static func bytes(_ n: Int) -> String {
         switch n {
         case ..<1024: return "\(n) B"

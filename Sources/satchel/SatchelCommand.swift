@@ -35,7 +35,9 @@ struct SatchelCommand: AsyncParsableCommand {
               4  not enrolled: this device never joined, or the server does
                  not know it or revoked it; `satchel join` with a new code
               5  the server refused the request (a used or expired enrollment
-                 code, no access) or answered something that is not Satchel
+                 code, no access) or answered something that is not Satchel;
+                 or a sync finished but the server refused changes (`satchel
+                 rejected`) or changes wait for this machine's clock
               6  a local failure: the device's data could not be read or
                  written, or the editor failed
             """,

@@ -13,7 +13,9 @@ struct SyncCommand: AsyncParsableCommand {
             Shows progress on stderr when it is a terminal, then one summary line. A
             sync that leaves conflicts open still succeeds (exit 0); `satchel conflicts`
             lists them. With no link to the server it says so within seconds and exits
-            with 3; your changes are kept for the next try.
+            with 3; your changes are kept for the next try. When the server refused a
+            change (`satchel rejected` says why) or changes wait for this machine's
+            clock to be right, the sync still fetches everything and then exits with 5.
 
             Example:
               satchel sync
@@ -45,6 +47,7 @@ struct SyncCommand: AsyncParsableCommand {
             Output.line(SyncSummary.line(report))
             for hint in SyncSummary.hints(report) { Output.line(hint) }
         }
+        if SyncSummary.refusedSomething(report) { Output.exit(.refused) }
     }
 }
 
@@ -66,10 +69,33 @@ enum SyncSummary {
         if r.pushed.rejected > 0 {
             out.append("the server refused \(Format.count(r.pushed.rejected, "change")): `satchel rejected` says why")
         }
-        if !r.rebootstrapped.isEmpty {
+        if r.pushed.waitingForClock > 0 || r.clock != .fine {
+            out.append(clockHint(r))
+        }
+        if r.restored {
+            out.append("this device's data was older than what the server holds of it (restored from a backup or copied): downloaded every space again; unsent changes are kept")
+        } else if !r.rebootstrapped.isEmpty {
             out.append("downloaded again from scratch (this device was behind the server's history): \(r.rebootstrapped.map(\.rawValue).joined(separator: ", "))")
         }
         return out
+    }
+
+    /// Whether the sync ends with exit 5: a change was refused, or changes wait for the clock.
+    static func refusedSomething(_ r: SyncReport) -> Bool {
+        if case .ahead = r.clock { return true }
+        return r.pushed.rejected > 0 || r.pushed.waitingForClock > 0
+    }
+
+    static func clockHint(_ r: SyncReport) -> String {
+        let waiting = r.pushed.waitingForClock > 0 ? "\(Format.count(r.pushed.waitingForClock, "change")) wait (kept, visible on this device); " : ""
+        switch r.clock {
+        case .ahead(let millis):
+            return "this machine's clock is \(Format.duration(millis: millis)) ahead of the server's: \(waiting)set the right date and time, then sync again"
+        case .restamped(let n):
+            return "this machine's clock had run ahead of the server's and is right now: \(Format.count(n, "change")) stamped again and sent"
+        case .fine:
+            return "the server found this machine's clock ahead: \(waiting)set the right date and time, then sync again"
+        }
     }
 
     static func json(_ r: SyncReport) -> JSON {
@@ -77,13 +103,26 @@ enum SyncSummary {
             "pushed": .object([
                 "applied": .int(r.pushed.applied), "merged": .int(r.pushed.merged), "conflicts": .int(r.pushed.conflicts),
                 "rejected": .int(r.pushed.rejected), "resent": .int(r.pushed.resent),
+                "waitingForClock": .int(r.pushed.waitingForClock),
             ]),
+            "restored": .bool(r.restored),
+            "clock": clockJSON(r.clock),
             "pulled": .int(r.pulled),
             "openConflicts": .int(r.openConflicts),
             "bytesSent": .int(r.bytesSent),
             "bytesReceived": .int(r.bytesReceived),
             "rebootstrapped": .array(r.rebootstrapped.map { .string($0.rawValue) }),
         ])
+    }
+}
+
+extension SyncSummary {
+    static func clockJSON(_ c: ClockCheck) -> JSON {
+        switch c {
+        case .fine: .object(["state": .string("fine")])
+        case .restamped(let n): .object(["state": .string("restamped"), "restamped": .int(n)])
+        case .ahead(let millis): .object(["state": .string("ahead"), "aheadMillis": .int(Int(millis))])
+        }
     }
 }
 

@@ -1,0 +1,70 @@
+public import SatchelProtocol
+
+/// What `settleClock` found.
+public enum ClockCheck: Hashable, Sendable {
+    /// The device's clock agrees with the server's well enough.
+    case fine
+    /// The device's clock had run ahead (a wrong date, since fixed): it was set back, and this
+    /// many queued writes were stamped again.
+    case restamped(Int)
+    /// The device's clock is this many milliseconds ahead of the server's: writes stamped now
+    /// would be refused, so they wait, queued, until the date is fixed.
+    case ahead(millis: Int64)
+}
+
+/// Recovering from what the device's own store cannot know: that it went back in time, and that
+/// its clock ran ahead.
+extension ReplicaStorage {
+    /// Whether the server holds writes of this device newer than its store knows of (`state`, from
+    /// hello): the store was restored from a backup or copied from another machine. Then the
+    /// counter and clock move past what the server holds, so no later write reuses a counter or
+    /// sorts before one of the device's own. The caller must then pull every space again from 0,
+    /// since the device's pulls left out its own writes it no longer has.
+    public mutating func recoverIfWentBack(_ state: DeviceWriteState?) throws -> Bool {
+        // Read first: nearly every sync finds nothing to do and should not write.
+        guard let state, state.counter > (try deviceState().counter) else { return false }
+        return try inTransaction { s in
+            var device = try s.deviceState()
+            guard state.counter > device.counter else { return false }
+            device.counter = state.counter
+            device.clock = max(device.clock, state.clock)
+            try s.saveDeviceState(device)
+            return true
+        }
+    }
+
+    /// Keeps the device's clock within the server's reach (PROTOCOL.md §2). `serverTime` is the
+    /// server's physical time from hello, `physicalMillis` the device's now.
+    ///
+    /// While the device's own time is over half the allowed skew ahead of the server's, nothing
+    /// changes: writes stamped now would be refused (`.ahead`). Once the time is right, a device
+    /// clock that ran ahead (a write made while the date was wrong) is set back to the latest
+    /// reading the server may hold of it, and the queued writes stamped beyond the skew, which
+    /// the server can never have taken, are stamped again in their order, with new counters.
+    public mutating func settleClock(serverTime: Timestamp, maxSkewMillis: Int64, physicalMillis: Int64, serverHolds: DeviceWriteState?) throws -> ClockCheck {
+        let ahead = physicalMillis - serverTime
+        if ahead > maxSkewMillis / 2 { return .ahead(millis: ahead) }
+        guard try deviceState().clock.millis > serverTime + maxSkewMillis / 2 else { return .fine }
+        return try inTransaction { s in
+            var device = try s.deviceState()
+            let refusable = serverTime + maxSkewMillis
+            let pending = try s.pendingEntries(limit: .max)
+            let first = pending.firstIndex { $0.mutation.clock.millis > refusable } ?? pending.endIndex
+            // The latest reading the server may hold: its own time, the device's stored writes,
+            // and the queued writes before the first that must be stamped again (they may be
+            // stored already, their answer lost).
+            var floor = max(HLC(millis: serverTime, counter: 0), serverHolds?.clock ?? .zero)
+            for entry in pending[..<first] { floor = max(floor, entry.mutation.clock) }
+            var clock = HybridLogicalClock(last: floor)
+            for var entry in pending[first...] {
+                device.counter += 1
+                entry.mutation.counter = device.counter
+                entry.mutation.clock = clock.now(physicalMillis: physicalMillis)
+                try s.updateOutbox(entry)
+            }
+            device.clock = clock.last
+            try s.saveDeviceState(device)
+            return .restamped(pending.count - first)
+        }
+    }
+}
