@@ -29,6 +29,21 @@ public struct OutboxEntry: Hashable, Sendable {
     }
 
     public var isRejected: Bool { if case .rejected = state { true } else { false } }
+
+    /// What the write sets, as the user wrote it: whole values, a text sent as a diff in full,
+    /// a set edit as the elements it adds. A refused write is shown with these, so nothing a
+    /// person typed disappears from view.
+    public var writtenValues: [FieldName: Value] {
+        var values: [FieldName: Value] = [:]
+        for (name, change) in mutation.changes {
+            switch change {
+            case .set(let value): values[name] = value
+            case .textDiff: if let text = texts[name] { values[name] = .text(text) }
+            case .setDelta(let add, _): values[name] = add
+            }
+        }
+        return values
+    }
 }
 
 /// What acknowledging a write needs of its outbox entry, read without decoding its changes or

@@ -28,6 +28,14 @@ extension ReplicaStorage {
             guard state.counter > device.counter else { return false }
             device.counter = state.counter
             device.clock = max(device.clock, state.clock)
+            // Writes queued since the restore took counters the server holds for others. New
+            // counters for every queued one at or below its mark: an entry the server stored
+            // already (sent from the lost future) is still known by its id, which comes first.
+            for var entry in try s.pendingEntries(limit: .max) where entry.mutation.counter <= state.counter {
+                device.counter += 1
+                entry.mutation.counter = device.counter
+                try s.updateOutbox(entry)
+            }
             try s.saveDeviceState(device)
             return true
         }
@@ -65,6 +73,27 @@ extension ReplicaStorage {
             device.clock = clock.last
             try s.saveDeviceState(device)
             return .restamped(pending.count - first)
+        }
+    }
+
+    /// Makes `device` this store's identity (a new enrollment of a device that joined before):
+    /// every unsent write is sent under it, with a new id and counter, and the `spaces` are pulled
+    /// again from 0, since the old identity's writes were left out of its pulls. Writes the server
+    /// refused stay set aside as they were.
+    public mutating func adoptIdentity(_ device: DeviceID, spaces: [SpaceID]) throws {
+        try inTransaction { s in
+            var state = (try? s.deviceState()) ?? DeviceState(device: device)
+            state.device = device
+            state.counter = 0
+            for var entry in try s.pendingEntries(limit: .max) {
+                state.counter += 1
+                entry.mutation.id = s.newMutationID()
+                entry.mutation.device = device
+                entry.mutation.counter = state.counter
+                try s.updateOutbox(entry)
+            }
+            try s.saveDeviceState(state)
+            for space in spaces { try s.resetSpace(space) }
         }
     }
 }

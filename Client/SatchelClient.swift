@@ -45,18 +45,29 @@ public actor SatchelClient {
     public var isJoined: Bool { (try? storage.metaString("device")) != nil }
 
     /// Enrolls this device with the code an operator made, and stores its credentials.
+    ///
+    /// `again`: a device that joined before takes the new identity instead of refusing. Its
+    /// unsent writes go out under the new identity and every space is pulled again (`adoptIdentity`):
+    /// for a machine told another one shares its identity (`device_copied`), or a revoked device
+    /// given a new code.
     @discardableResult
-    public func join(url: String, code: String, label: String, caFile: String? = nil) async throws -> (device: DeviceID, user: UserID) {
-        if isJoined, let server = try storage.metaString("server") {
-            throw ClientError(code: "already_joined", "this device already joined \(server); use another --home to join a second server")
+    public func join(url: String, code: String, label: String, caFile: String? = nil, again: Bool = false) async throws -> (device: DeviceID, user: UserID) {
+        if isJoined, !again, let server = try storage.metaString("server") {
+            throw ClientError(code: "already_joined", "this device already joined \(server); use another --home to join a second server, or `join --again` to take a new identity here")
         }
         let (device, user, token) = try await HTTPTransport.enroll(url: url, code: code, label: label, client: Self.clientName, caFile: caFile)
+        let known = isJoined ? try spaces().map(\.space) : []
         try storage.inTransaction { s in
             try s.setMetaString("server", url)
             try s.setMetaString("user", user.rawValue)
             try s.setMetaString("token", token)
             try s.setMetaString("ca_file", caFile)
-            try s.saveDeviceState(DeviceState(device: device))
+            try s.setMetaString("copied", nil)
+            if known.isEmpty && !again {
+                try s.saveDeviceState(DeviceState(device: device))
+            } else {
+                try s.adoptIdentity(device, spaces: known)
+            }
         }
         return (device, user)
     }

@@ -419,9 +419,19 @@ public actor SQLiteServerStore: ServerStore {
         try read { db in
             try db.transaction(.deferred) {
                 let arguments: [(any DatabaseValueConvertible)?] = [space.rawValue, after, limit + 1] + (extra.map { [$0] } ?? [])
-                var rows = try db.query(sql, arguments: arguments) { ($0.int64(at: 0), try encode($0)) }
-                let hasMore = rows.count > limit
-                if hasMore { rows.removeLast() }
+                // Cut by bytes too (always at least one change), so a page of large notes stays
+                // far inside `maxPayloadBytes` and in bounded memory.
+                var rows: [(Version, [UInt8])] = [], bytes = 0, hasMore = false
+                try db.scan(sql, arguments: arguments) { row in
+                    let encoded = try encode(row)
+                    if rows.count == limit || (!rows.isEmpty && bytes + encoded.count > Self.pageBytes) {
+                        hasMore = true
+                        return false
+                    }
+                    rows.append((row.int64(at: 0), encoded))
+                    bytes += encoded.count
+                    return true
+                }
                 let head = try headVersion(space, db)
                 // A last page ends at the log's head (versions are shared by all spaces, and none
                 // of this space lies beyond its own head): so even a device that pulled an empty
@@ -431,6 +441,10 @@ public actor SQLiteServerStore: ServerStore {
             }
         }
     }
+
+    /// The most bytes of changes in one pull page (PROTOCOL.md §5): a quarter of the default
+    /// `maxPayloadBytes`.
+    static let pageBytes = 4 << 20
 
     nonisolated func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
         try db.query(

@@ -3,7 +3,8 @@
 # Runs apt-get only when something is missing, and only as root (or with sudo available).
 set -euo pipefail
 
-packages=(libsqlite3-dev zlib1g-dev pkg-config)
+# faketime: the clock tests run the terminal client a year ahead.
+packages=(libsqlite3-dev zlib1g-dev pkg-config faketime)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

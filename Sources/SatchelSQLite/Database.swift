@@ -241,6 +241,17 @@ public final class Database {
         return results
     }
 
+    /// Runs a query and hands each row to `body` until it returns false; `Row` is valid only
+    /// inside `body`. For reads that stop early (by size) without loading the rest.
+    public func scan(_ sql: String, arguments: [(any DatabaseValueConvertible)?], _ body: (Row) throws -> Bool) throws {
+        let statement = try cachedStatement(sql)
+        defer { statement.reset() }
+        try statement.bind(arguments)
+        while try statement.step() {
+            if try !body(statement.row) { return }
+        }
+    }
+
     /// The rowid of the last successful INSERT on this connection.
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(connection.handle) }
 

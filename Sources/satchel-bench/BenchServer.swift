@@ -62,7 +62,8 @@ final class BenchServer: @unchecked Sendable {
         _ store: SQLiteServerStore, space: String, count: Int, factory: NoteFactory, batch: Int = 1000, small: Bool = false,
         progress: (Int) -> Void = { _ in }
     ) async throws {
-        let device = DeviceID(unchecked: "d-seed")
+        // One seeding device per space: a device uses each counter once.
+        let device = DeviceID(unchecked: "d-seed-\(space.prefix(40))")
         var done = 0
         while done < count {
             let n = min(batch, count - done)

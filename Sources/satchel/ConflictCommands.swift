@@ -167,8 +167,9 @@ struct RejectedCommand: AsyncParsableCommand {
         commandName: "rejected",
         abstract: "List the changes the server refused, with its reasons; --discard forgets one.",
         discussion: """
-            A refused change is never sent again; the record shows the server's version.
-            Read why, redo the change in an allowed way if needed, then discard it.
+            A refused change is never sent again; the record shows the server's version,
+            and this list shows what you wrote in full. Read why, redo the change in an
+            allowed way if needed, then discard it.
 
             Example:
               satchel rejected
@@ -212,6 +213,7 @@ struct RejectedCommand: AsyncParsableCommand {
                     "collection": .string(m.key.collection.rawValue),
                     "record": .string(m.key.record.rawValue),
                     "fields": .array(m.changes.keys.sorted().map { .string($0.rawValue) }),
+                    "values": RecordFormat.json(entry.writtenValues),
                     "code": .string(reason?.code.rawValue),
                     "message": .string(reason?.message),
                 ])
@@ -229,6 +231,9 @@ struct RejectedCommand: AsyncParsableCommand {
             Output.line("\(Terminal.bold(m.id.rawValue)): \(m.operation.rawValue) of \(CollectionNoun.of(m.key.collection)) \(m.key.record) in \(m.key.space)" + (fields.isEmpty ? "" : " (\(fields))"))
             if case .rejected(let reason) = entry.state {
                 Output.line("  refused (\(reason.code.rawValue)): \(reason.message)")
+            }
+            for (name, value) in entry.writtenValues.sorted(by: { $0.key < $1.key }) {
+                Output.line("  \(name): \(RecordFormat.human(value).replacingOccurrences(of: "\n", with: "\n    "))")
             }
         }
         Output.line(Terminal.dim("forget one with `satchel rejected --discard ID`"))

@@ -8,11 +8,15 @@ struct JoinCommand: AsyncParsableCommand {
         abstract: "Enroll this device with a server, using a one-time code from your operator.",
         discussion: """
             The device's credentials are stored in its data folder (--home). One folder
-            joins one server; use another --home to join a second.
+            joins one server; use another --home to join a second. With --again a
+            device that joined before takes a new identity, keeping its unsent notes:
+            when a sync says another machine uses this device's identity (a copied
+            home), or after the operator revoked it and gave you a new code.
 
             Example:
               satchel join https://sync.example.org K7QM-4TZP-XW2H --label ana-laptop
               satchel join https://sync.example.org K7QM-4TZP-XW2H --ca-file mission-ca.pem
+              satchel join --again https://sync.example.org Q3MX-8RTV-7KHD
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -22,6 +26,8 @@ struct JoinCommand: AsyncParsableCommand {
     var label: String?
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of CA certificates to trust for this server.", valueName: "pem"))
     var caFile: String?
+    @Flag(help: "Join again under a new identity, keeping unsent notes (after a copied home or a revocation).")
+    var again = false
 
     func validate() throws {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil else {
@@ -38,7 +44,7 @@ struct JoinCommand: AsyncParsableCommand {
         let label = self.label ?? Self.hostName()
         let (device, user) = try await global.withClient { client in
             do {
-                return try await client.join(url: url, code: code.trimmingCharacters(in: .whitespaces), label: label, caFile: caFile)
+                return try await client.join(url: url, code: code.trimmingCharacters(in: .whitespaces), label: label, caFile: caFile, again: again)
             } catch let error as TransportError where error.kind == .offline {
                 // The library words this for sync ("your changes are kept"); joining has none.
                 let reason = error.message.components(separatedBy: "; your changes").first ?? error.message

@@ -27,6 +27,8 @@ struct CLIResult: CustomStringConvertible {
 /// at a terminal would (but never a terminal: no colour, no progress bar, no editor).
 struct CLIDevice {
     let home: String
+    /// A command the binary runs under, e.g. `faketime -f +365d` for a clock a year ahead.
+    var wrapper: [String] = []
 
     static var binary: String {
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -43,9 +45,11 @@ struct CLIDevice {
 
     func run(_ arguments: [String], stdin: String? = nil) async throws -> CLIResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: wrapper.first ?? Self.binary)
+        process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [Self.binary] + arguments
         var env = ProcessInfo.processInfo.environment
+        // A faked date, not faked timers: the HTTP client's deadlines stay real.
+        if !wrapper.isEmpty { env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1" }
         env["SATCHEL_HOME"] = home
         env["NO_COLOR"] = "1"
         env["EDITOR"] = "false"  // an editor opened by mistake fails instead of hanging
