@@ -25,6 +25,14 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
 
     public mutating func newMutationID() -> MutationID { .random(using: &ids) }
 
+    /// Puts the data back to `backup`, as restoring a disk would: the stored state returns, the
+    /// randomness does not (new ids must not repeat the ones drawn since).
+    public mutating func restore(from backup: MemoryReplicaStorage) {
+        let ids = self.ids
+        self = backup
+        self.ids = ids
+    }
+
     public mutating func inTransaction<T>(_ body: (inout MemoryReplicaStorage) throws -> T) throws -> T {
         var copy = self
         let result = try body(&copy)

@@ -50,13 +50,15 @@ public struct OutboxEntry: Hashable, Sendable {
 /// texts (a bulk push acknowledges hundreds at once).
 public struct OutboxHead: Hashable, Sendable {
     public var seq: Int64
+    public var counter: UInt64
     public var key: RecordKey
     public var operation: Mutation.Operation
     public var baseVersion: Version
     public var isRejected: Bool
 
-    public init(seq: Int64, key: RecordKey, operation: Mutation.Operation, baseVersion: Version, isRejected: Bool) {
+    public init(seq: Int64, counter: UInt64, key: RecordKey, operation: Mutation.Operation, baseVersion: Version, isRejected: Bool) {
         self.seq = seq
+        self.counter = counter
         self.key = key
         self.operation = operation
         self.baseVersion = baseVersion
@@ -64,7 +66,7 @@ public struct OutboxHead: Hashable, Sendable {
     }
 
     public init(_ entry: OutboxEntry) {
-        self.init(seq: entry.seq, key: entry.mutation.key, operation: entry.mutation.operation,
+        self.init(seq: entry.seq, counter: entry.mutation.counter, key: entry.mutation.key, operation: entry.mutation.operation,
                   baseVersion: entry.mutation.baseVersion, isRejected: entry.isRejected)
     }
 }
@@ -95,10 +97,18 @@ public struct DeviceState: Hashable, Sendable {
     public var counter: UInt64
     /// The last hybrid-logical-clock reading.
     public var clock: HLC
+    /// The highest counter among its writes the server has answered (stored them): a write the
+    /// server holds above it that the outbox does not know was written by a later copy of this
+    /// store (`recoverIfWentBack`).
+    public var answeredCounter: UInt64
+    /// How often this store found it went back and recovered (`recoverIfWentBack`).
+    public var recoveries: UInt64
 
-    public init(device: DeviceID, counter: UInt64 = 0, clock: HLC = .zero) {
+    public init(device: DeviceID, counter: UInt64 = 0, clock: HLC = .zero, answeredCounter: UInt64 = 0, recoveries: UInt64 = 0) {
         self.device = device
         self.counter = counter
         self.clock = clock
+        self.answeredCounter = answeredCounter
+        self.recoveries = recoveries
     }
 }

@@ -12,21 +12,40 @@ public enum ClockCheck: Hashable, Sendable {
     case ahead(millis: Int64)
 }
 
+/// What `recoverIfWentBack` found.
+public enum GoingBack: Hashable, Sendable {
+    /// The store knows every write the server holds of it.
+    case no
+    /// It did not (restored from a backup): counter and clock moved on; pull every space again.
+    case recovered
+    /// It went back a second time: another machine holds a copy of this store and writes as this
+    /// device. Nothing changed; the machine must join again under a new identity.
+    case copied
+}
+
 /// Recovering from what the device's own store cannot know: that it went back in time, and that
 /// its clock ran ahead.
 extension ReplicaStorage {
-    /// Whether the server holds writes of this device newer than its store knows of (`state`, from
-    /// hello): the store was restored from a backup or copied from another machine. Then the
-    /// counter and clock move past what the server holds, so no later write reuses a counter or
-    /// sorts before one of the device's own. The caller must then pull every space again from 0,
-    /// since the device's pulls left out its own writes it no longer has.
-    public mutating func recoverIfWentBack(_ state: DeviceWriteState?) throws -> Bool {
+    /// Whether the server holds a write of this device that its store knows nothing of (`state`,
+    /// from hello: the stored write with the highest counter): never answered for it, and not in
+    /// the outbox waiting for a lost answer. Then the store was restored from a backup or copied
+    /// from another machine. The counter and clock move past what the server holds, so no later
+    /// write reuses a counter or sorts before one of the device's own, and the caller must pull
+    /// every space again from 0, since the device's pulls left out its own writes it no longer has.
+    ///
+    /// A store restored from a backup goes back once. One that goes back again after recovering
+    /// shares its identity with another machine, whose writes it would take for its own (a merge
+    /// counts a device's own earlier writes as seen, §4.1): `.copied`, and nothing changes.
+    public mutating func recoverIfWentBack(_ state: DeviceWriteState?) throws -> GoingBack {
         // Read first: nearly every sync finds nothing to do and should not write.
-        guard let state, state.counter > (try deviceState().counter) else { return false }
+        let known = try deviceState()
+        guard let state, state.counter > known.answeredCounter, try outboxHead(state.mutation) == nil else { return .no }
+        if known.recoveries > 0 { return .copied }
         return try inTransaction { s in
             var device = try s.deviceState()
-            guard state.counter > device.counter else { return false }
-            device.counter = state.counter
+            device.recoveries += 1
+            device.counter = max(device.counter, state.counter)
+            device.answeredCounter = state.counter
             device.clock = max(device.clock, state.clock)
             // Writes queued since the restore took counters the server holds for others. New
             // counters for every queued one at or below its mark: an entry the server stored
@@ -37,25 +56,25 @@ extension ReplicaStorage {
                 try s.updateOutbox(entry)
             }
             try s.saveDeviceState(device)
-            return true
+            return .recovered
         }
     }
 
     /// Keeps the device's clock within the server's reach (PROTOCOL.md §2). `serverTime` is the
     /// server's physical time from hello, `physicalMillis` the device's now.
     ///
-    /// While the device's own time is over half the allowed skew ahead of the server's, nothing
+    /// While the device's own time is more than the allowed skew ahead of the server's, nothing
     /// changes: writes stamped now would be refused (`.ahead`). Once the time is right, a device
     /// clock that ran ahead (a write made while the date was wrong) is set back to the latest
     /// reading the server may hold of it, and the queued writes stamped beyond the skew, which
     /// the server can never have taken, are stamped again in their order, with new counters.
     public mutating func settleClock(serverTime: Timestamp, maxSkewMillis: Int64, physicalMillis: Int64, serverHolds: DeviceWriteState?) throws -> ClockCheck {
         let ahead = physicalMillis - serverTime
-        if ahead > maxSkewMillis / 2 { return .ahead(millis: ahead) }
-        guard try deviceState().clock.millis > serverTime + maxSkewMillis / 2 else { return .fine }
+        let refusable = serverTime + maxSkewMillis
+        if physicalMillis > refusable { return .ahead(millis: ahead) }
+        guard try deviceState().clock.millis > refusable else { return .fine }
         return try inTransaction { s in
             var device = try s.deviceState()
-            let refusable = serverTime + maxSkewMillis
             let pending = try s.pendingEntries(limit: .max)
             let first = pending.firstIndex { $0.mutation.clock.millis > refusable } ?? pending.endIndex
             // The latest reading the server may hold: its own time, the device's stored writes,
@@ -85,6 +104,8 @@ extension ReplicaStorage {
             var state = (try? s.deviceState()) ?? DeviceState(device: device)
             state.device = device
             state.counter = 0
+            state.answeredCounter = 0
+            state.recoveries = 0
             for var entry in try s.pendingEntries(limit: .max) {
                 state.counter += 1
                 entry.mutation.id = s.newMutationID()

@@ -113,8 +113,10 @@ extension ReplicaStorage {
                 settled[space] = value
                 return value
             }
+            var answered: UInt64 = 0
             for result in results {
                 guard let head = try s.outboxHead(result.mutation), !head.isRejected else { continue }
+                answered = max(answered, head.counter)
                 switch result.status {
                 case .rejected where result.rejection?.code == .clockTooFarAhead:
                     // Not the write's fault: it waits, queued, for the clock to be right.
@@ -176,12 +178,13 @@ extension ReplicaStorage {
                 }
                 try s.rebuildView(head.key)
             }
+            var device = try s.deviceState()
+            device.answeredCounter = max(device.answeredCounter, answered)
             if let serverClock {
-                var device = try s.deviceState()
                 var clock = HybridLogicalClock(last: device.clock, maxSkewMillis: .max / 2)
                 device.clock = try clock.observe(serverClock, physicalMillis: physicalMillis)
-                try s.saveDeviceState(device)
             }
+            try s.saveDeviceState(device)
             return summary
         }
     }

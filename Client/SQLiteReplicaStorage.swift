@@ -123,13 +123,17 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         guard let raw = try metaString("device") else { throw ClientError.notJoined() }
         let counter = try metaString("counter").flatMap(UInt64.init) ?? 0
         let clock = try metaString("clock").flatMap(UInt64.init).map(HLC.init(rawValue:)) ?? .zero
-        return DeviceState(device: DeviceID(unchecked: raw), counter: counter, clock: clock)
+        let answered = try metaString("answered_counter").flatMap(UInt64.init) ?? 0
+        let recoveries = try metaString("recoveries").flatMap(UInt64.init) ?? 0
+        return DeviceState(device: DeviceID(unchecked: raw), counter: counter, clock: clock, answeredCounter: answered, recoveries: recoveries)
     }
 
     public mutating func saveDeviceState(_ state: DeviceState) throws {
         try setMetaString("device", state.device.rawValue)
         try setMetaString("counter", String(state.counter))
         try setMetaString("clock", String(state.clock.rawValue))
+        try setMetaString("answered_counter", String(state.answeredCounter))
+        try setMetaString("recoveries", String(state.recoveries))
     }
 
     // MARK: records
@@ -240,7 +244,7 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
     public func outboxHead(_ mutation: MutationID) throws -> OutboxHead? {
         try db.query("SELECT seq, mutation, state FROM outbox WHERE mutation_id = ?", mutation.rawValue) { row in
             let header = try Mutation.header(wireBytes: row.blob(at: 1))
-            return OutboxHead(seq: row.int64(at: 0), key: header.key, operation: header.operation, baseVersion: header.baseVersion,
+            return OutboxHead(seq: row.int64(at: 0), counter: header.counter, key: header.key, operation: header.operation, baseVersion: header.baseVersion,
                               isRejected: row.string(at: 2) == "rejected")
         }.first
     }

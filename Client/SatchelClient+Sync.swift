@@ -42,12 +42,17 @@ extension SatchelClient {
         let hello = try await transport.hello(HelloRequest(client: Self.clientName, features: [SatchelFeature.deviceState]))
         try saveSpaces(hello.spaces)
         try saveLimits(hello.limits)
-        if try storage.recoverIfWentBack(hello.deviceState) {
-            // Restored from a backup or copied: the server holds writes of this device that its
-            // store does not, and its pulls left them out. Pull everything again; unsent work stays.
+        switch try storage.recoverIfWentBack(hello.deviceState) {
+        case .no: break
+        case .recovered:
+            // Restored from a backup: the server holds writes of this device that its store does
+            // not, and its pulls left them out. Pull everything again; unsent work stays.
             for space in hello.spaces { try storage.resetSpace(space.space) }
             report.restored = true
             report.rebootstrapped = hello.spaces.map(\.space)
+        case .copied:
+            try storage.setMetaString("copied", "1")
+            throw ClientError.copied()
         }
         report.clock = try storage.settleClock(
             serverTime: hello.serverTime, maxSkewMillis: hello.limits.maxClockSkewMillis, physicalMillis: now(), serverHolds: hello.deviceState)

@@ -180,7 +180,7 @@ public struct ChangeLog: ChangeLogStorage, Sendable {
         guard counted else { return }
         counters[mutation.device, default: [:]][mutation.counter] = mutation.id
         if mutation.counter >= latest[mutation.device]?.counter ?? 0 {
-            latest[mutation.device] = DeviceWriteState(counter: mutation.counter, clock: mutation.clock)
+            latest[mutation.device] = DeviceWriteState(counter: mutation.counter, clock: mutation.clock, mutation: mutation.id)
         }
     }
 

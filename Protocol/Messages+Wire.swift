@@ -64,6 +64,7 @@ extension HelloResponse: WireCodable {
         if let deviceState {
             w.varint(deviceState.counter)
             deviceState.clock.encode(to: &w)
+            deviceState.mutation.encode(to: &w)
         }
     }
     public init(from r: inout WireReader) throws(FrameError) {
@@ -71,7 +72,7 @@ extension HelloResponse: WireCodable {
             protocolVersion: try r.protocolVersion(), server: try r.string(), device: try DeviceID(from: &r),
             user: try UserID(from: &r), limits: try Limits(from: &r), serverTime: try r.signed(),
             spaces: try r.array(minItemBytes: 4) { (r: inout WireReader) throws(FrameError) in try SpaceAccess(from: &r) })
-        if !r.isAtEnd { deviceState = DeviceWriteState(counter: try r.varint(), clock: try HLC(from: &r)) }
+        if !r.isAtEnd { deviceState = DeviceWriteState(counter: try r.varint(), clock: try HLC(from: &r), mutation: try MutationID(from: &r)) }
     }
 }
 

@@ -89,16 +89,19 @@ public enum SatchelFeature {
     public static let deviceState = "device-state"
 }
 
-/// What the server holds of a device's own writes: the highest mutation counter it stored from
-/// the device, and that mutation's clock. A device whose own counter is lower went back in time
-/// (its store was restored from a backup or copied): it recovers before it writes again (§3).
+/// What the server holds of a device's own writes: the stored mutation with the highest counter
+/// from the device, and its clock. A device that was never answered for it and does not know its
+/// id went back in time (its store was restored from a backup or copied): it recovers before it
+/// writes again (§3).
 public struct DeviceWriteState: Hashable, Sendable {
     public var counter: UInt64
     public var clock: HLC
+    public var mutation: MutationID
 
-    public init(counter: UInt64, clock: HLC) {
+    public init(counter: UInt64, clock: HLC, mutation: MutationID) {
         self.counter = counter
         self.clock = clock
+        self.mutation = mutation
     }
 }
 
@@ -117,7 +120,8 @@ public struct HelloResponse: Hashable, Sendable {
     /// server that predates them refuses any message that carries them.
     public var asWrittenSupported = false
     /// What the server holds of this device's writes; sent (after `spaces`) only when the
-    /// request listed `device-state` in `Satchel-Features`. Nil from servers that predate it.
+    /// request listed `device-state` in `Satchel-Features` and the server stored a write of the
+    /// device. Nil from servers that predate it.
     public var deviceState: DeviceWriteState?
 
     public init(protocolVersion: UInt16 = satchelProtocolVersion, server: String, device: DeviceID, user: UserID, limits: Limits, serverTime: Timestamp, spaces: [SpaceAccess], deviceState: DeviceWriteState? = nil) {

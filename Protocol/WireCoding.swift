@@ -189,6 +189,7 @@ extension Mutation {
     /// decoding its field values.
     public struct Header: Hashable, Sendable {
         public var id: MutationID
+        public var counter: UInt64
         public var key: RecordKey
         public var baseVersion: Version
         public var operation: Operation
@@ -199,13 +200,13 @@ extension Mutation {
         var r = WireReader(bytes)
         let id = try MutationID(from: &r)
         _ = try DeviceID(from: &r)
-        _ = try r.varint()
+        let counter = try r.varint()
         _ = try HLC(from: &r)
         let key = try RecordKey(from: &r)
         let base = try r.varint()
         guard base <= UInt64(Int64.max) else { throw r.malformed("base version out of range") }
         let op = try r.enumByte(Mutation.Operation.self, "operation")
-        return Header(id: id, key: key, baseVersion: Int64(base), operation: op)
+        return Header(id: id, counter: counter, key: key, baseVersion: Int64(base), operation: op)
     }
 }
 

@@ -86,7 +86,9 @@ struct SQLiteChangeLog: ChangeLogStorage {
     /// What the store holds of a device's writes: its highest counter and that write's clock.
     static func writeState(of device: DeviceID, _ db: Database) throws -> DeviceWriteState? {
         try db.query(
-            "SELECT counter, clock FROM mutations WHERE device = ? AND counter IS NOT NULL ORDER BY counter DESC LIMIT 1", device.rawValue
-        ) { DeviceWriteState(counter: UInt64(bitPattern: $0.int64(at: 0)), clock: HLC(rawValue: UInt64(bitPattern: $0.int64(at: 1)))) }.first
+            "SELECT counter, clock, id FROM mutations WHERE device = ? AND counter IS NOT NULL ORDER BY counter DESC LIMIT 1", device.rawValue
+        ) {
+            DeviceWriteState(counter: UInt64(bitPattern: $0.int64(at: 0)), clock: HLC(rawValue: UInt64(bitPattern: $0.int64(at: 1))), mutation: MutationID(unchecked: $0.string(at: 2)))
+        }.first
     }
 }

@@ -104,7 +104,7 @@ public final class SyncService: Sendable {
             try await store.touch(device.id, client: client, now: physical)
         }
         // Only to clients that ask: older ones refuse bytes after the spaces.
-        let writes = request.features.contains(SatchelFeature.deviceState) ? try await store.writeState(of: device.id) ?? DeviceWriteState(counter: 0, clock: .zero) : nil
+        let writes = request.features.contains(SatchelFeature.deviceState) ? try await store.writeState(of: device.id) : nil
         return HelloResponse(
             server: serverName, device: device.id, user: device.user, limits: limits, serverTime: now(),
             spaces: try await store.spaces(of: device.user), deviceState: writes)

@@ -17,6 +17,11 @@ struct SimulatedDevice: Sendable {
     var replica: MemoryReplicaStorage
     /// How far this device's physical clock is off the simulated time.
     let skewMillis: Int64
+    /// A wrong date set on the device (a year ahead), until it is fixed.
+    var wrongDateMillis: Int64 = 0
+    /// A copy of its store taken earlier, as a backup, that a restore puts back.
+    var backup: MemoryReplicaStorage?
+    var restored = false
     var phase: Phase = .idle
     /// The number of the last exchange it started.
     var exchange = 0
@@ -28,6 +33,9 @@ struct SimulatedDevice: Sendable {
     /// Exchanges during the current sync; a sync that never ends is given up (and reported).
     var exchangesInSync = 0
     var expiredResetsInSync = 0
+    /// A push of this sync was refused for the device's clock: the rest of the sync only pulls
+    /// (pushing the same writes again would be refused again).
+    var clockRefusedInSync = false
     /// Set when it gave up a sync because re-bootstrapping did not help.
     var stuck = false
     /// Cut off from the server until this time.

@@ -10,6 +10,7 @@ extension Simulation {
         for d in devices.indices {
             devices[d].partitionedUntil = .min
             devices[d].stuck = false
+            devices[d].wrongDateMillis = 0
         }
         trace("the network heals")
         drain()

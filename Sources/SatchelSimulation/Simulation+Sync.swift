@@ -15,7 +15,35 @@ extension Simulation {
         devices[d].gapResetsInSync = 0
         devices[d].exchangesInSync = 0
         devices[d].expiredResetsInSync = 0
+        devices[d].clockRefusedInSync = false
+        hello(d)
         pushOrPull(d)
+    }
+
+    /// What a sync's hello does with the answer, with the server's state read directly: the
+    /// device recovers if its store went back (a restore), and settles a clock that ran ahead.
+    mutating func hello(_ d: Int) {
+        let holds = server.log.writeState(of: devices[d].id)
+        do {
+            switch try devices[d].replica.recoverIfWentBack(holds) {
+            case .no: break
+            case .recovered:
+                report.restoreRecoveries += 1
+                trace("dev-\(d) learns at hello that its store went back: the server holds counter \(holds?.counter ?? 0)")
+                reset(d)
+            case .copied:
+                problem("client", "dev-\(d), restored once, was taken for a copied device")
+            }
+            let check = try devices[d].replica.settleClock(
+                serverTime: now, maxSkewMillis: server.limits.maxClockSkewMillis, physicalMillis: deviceTime(d), serverHolds: holds)
+            if case .restamped(let n) = check {
+                report.restamped += n
+                devices[d].latestClock = devices[d].replica.deviceState().clock
+                trace("dev-\(d)'s clock is set back; \(n) queued writes stamped again")
+            }
+        } catch {
+            problem("client", "dev-\(d) hello threw \(error)")
+        }
     }
 
     /// Starts a new exchange: its number, and the timeout after which the device gives up on it.
@@ -44,11 +72,15 @@ extension Simulation {
             devices[d].phase = .idle
             return problem("client", "dev-\(d) nextBatch threw \(error)")
         }
-        guard !batch.isEmpty else { return pull(d) }
+        guard !batch.isEmpty, !devices[d].clockRefusedInSync else { return pull(d) }
         for m in batch {
             if let earlier = devices[d].sent.updateValue(m, forKey: m.id) {
                 report.repushedMutations += 1
-                if earlier != m { problem("client", "dev-\(d) pushed mutation \(m.id) twice with different contents") }
+                // A write stamped again after a wrong date, or given a new counter after a restore,
+                // keeps its id and contents.
+                var same = earlier
+                (same.clock, same.counter) = (m.clock, m.counter)
+                if same != m { problem("client", "dev-\(d) pushed mutation \(m.id) twice with different contents") }
             }
         }
         guard let exchange = beginExchange(d) else { return }
@@ -191,6 +223,11 @@ extension Simulation {
         for result in response.results {
             guard devices[d].sent[result.mutation] != nil else {
                 problem("server", "dev-\(d) got an answer for \(result.mutation), which it never pushed")
+                continue
+            }
+            // Refused for the clock: nothing was stored, and the write goes again stamped anew.
+            if result.rejection?.code == .clockTooFarAhead {
+                devices[d].clockRefusedInSync = true
                 continue
             }
             if let first = devices[d].answers[result.mutation] {

@@ -33,7 +33,68 @@ extension Simulation {
             case 93..<96: compact()
             default: for d in devices.indices { startSync(d) }
             }
+            if configuration.adversity && rng.chance(0.03) { adversity(rng.int(0...devices.count - 1)) }
         }
+    }
+
+    /// Something an unlucky user or a hostile co-member does to device `d`.
+    mutating func adversity(_ d: Int) {
+        switch rng.int(0...3) {
+        case 0 where !devices[d].restored:
+            devices[d].backup = devices[d].replica
+            trace("dev-\(d)'s store is backed up")
+        case 1:
+            restore(d)
+        case 2:
+            devices[d].wrongDateMillis = devices[d].wrongDateMillis == 0 ? 365 * 86_400_000 : 0
+            if devices[d].wrongDateMillis > 0 { report.wrongDates += 1 }
+            let fixed = devices[d].wrongDateMillis == 0
+            trace("dev-\(d)'s date is \(fixed ? "fixed" : "set a year ahead")")
+        default:
+            replayIDs(d)
+        }
+    }
+
+    /// Puts device `d`'s store back to its backup, as a restore from backup does: writes made
+    /// since are gone from the device (only those the server acknowledged must survive).
+    mutating func restore(_ d: Int) {
+        guard let backup = devices[d].backup, devices[d].isIdle else { return }
+        // A restored machine has no request in flight.
+        guard !queue.contains(where: { if case .deliver(let e) = $0 { e.device == d } else { false } }) else { return }
+        devices[d].replica.restore(from: backup)
+        // Once per device: a second restore is what a copied device looks like (`.copied`).
+        devices[d].backup = nil
+        devices[d].restored = true
+        let kept = Set(backup.pendingEntries(limit: .max).map(\.mutation.id))
+        let answers = devices[d].answers
+        devices[d].written.removeAll { answers[$0] == nil && !kept.contains($0) }
+        devices[d].latestClock = backup.deviceState().clock
+        report.restores += 1
+        trace("dev-\(d)'s store is restored from its backup")
+    }
+
+    /// Device `d`, as a hostile co-member, pushes notes of its own under ids another device's
+    /// writes used: each must be refused (`mutation_id_taken`) and change nothing.
+    mutating func replayIDs(_ d: Int) {
+        let theirs = server.log.changes.suffix(20).compactMap(\.mutation).filter { id in
+            devices.indices.contains { $0 != d && devices[$0].sent[id] != nil }
+        }
+        guard !theirs.isEmpty else { return }
+        let head = server.log.head
+        let forged = theirs.map { id in
+            Mutation(id: id, device: devices[d].id, counter: 1 << 40, clock: HLC(millis: now, counter: 0),
+                     key: RecordKey(space: Self.space, collection: .notes, record: RecordID.random(using: &rng)), baseVersion: 0,
+                     operation: .create, changes: ["title": .set(.string("forged"))])
+        }
+        guard case .pushResponse(let answer) = server.handle(.pushRequest(PushRequest(mutations: forged)), from: devices[d].id, physicalMillis: now) else {
+            return problem("server", "a replayed push got no push answer")
+        }
+        for result in answer.results where result.rejection?.code != .mutationIDTaken {
+            problem("exactly-once", "dev-\(d) replayed another device's id \(result.mutation) and was answered \(result.status.rawValue) \(result.rejection.map { "\($0)" } ?? "")")
+        }
+        if server.log.head != head { problem("exactly-once", "replayed ids changed the log (head \(head) → \(server.log.head))") }
+        report.replayedIDsRefused += answer.results.count
+        trace("dev-\(d) replays \(forged.count) ids of other devices")
     }
 
     /// One local write on device `d`, chosen among what it can see.

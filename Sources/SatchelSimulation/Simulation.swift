@@ -102,7 +102,7 @@ public struct Simulation: Sendable {
         }
     }
 
-    func deviceTime(_ d: Int) -> Int64 { now + devices[d].skewMillis }
+    func deviceTime(_ d: Int) -> Int64 { now + devices[d].skewMillis + devices[d].wrongDateMillis }
 
     mutating func trace(_ line: @autoclosure () -> String) {
         guard configuration.trace else { return }

@@ -32,6 +32,10 @@ public struct SimulationConfiguration: Hashable, Sendable {
     public var timeoutMillis: Int64 = 1500
     /// Rounds of "every device syncs" allowed after healing before the run counts as not converging.
     public var maxHealRounds = 12
+    /// Now and then a device's store is put back to an earlier copy (a restored backup), its
+    /// date is set a year ahead and later fixed, or it pushes writes under ids another device
+    /// used (a co-member replaying ids seen in a pull).
+    public var adversity = true
     /// Keep a line per event in `SimulationReport.trace` (for replaying one seed).
     public var trace = false
 

@@ -63,6 +63,13 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     public var conflictRecords = 0
     /// Text diffs the server could not apply (base forgotten), resent whole by the device.
     public var resends = 0
+    /// Stores put back to an earlier copy, and recoveries from that at the next hello.
+    public var restores = 0
+    public var restoreRecoveries = 0
+    /// Dates set a year ahead; writes stamped again once fixed; replayed ids refused.
+    public var wrongDates = 0
+    public var restamped = 0
+    public var replayedIDsRefused = 0
     public var compactions = 0
     public var cursorExpired = 0
     public var resets = 0

@@ -108,7 +108,14 @@ import Testing
         let second = try SatchelClient(directory: copy)
         _ = try await laptop.createNote(space: "mission", title: "From the first machine")
         try await laptop.sync()
+        // The second machine looks like a restored one, once.
         _ = try await second.createNote(space: "mission", title: "From the second machine")
+        #expect(try await second.sync().restored)
+        _ = try await laptop.createNote(space: "mission", title: "From the first machine again")
+        try await laptop.sync()  // the laptop in turn recovers, once
+        _ = try await laptop.createNote(space: "mission", title: "From the first machine, third")
+        try await laptop.sync()
+        _ = try await second.createNote(space: "mission", title: "From the second machine again")
         await #expect(throws: ClientError.self) { try await second.sync() }
         // Nothing typed on the second machine is lost: it waits, queued, for a new identity.
         #expect(try await second.status().pending == 1)
@@ -116,7 +123,8 @@ import Testing
         try await second.join(url: world.server.url, code: code, label: "ana-second-laptop", again: true)
         try await second.sync()
         try await laptop.sync()
-        let both: Set = ["From the first machine", "From the second machine"]
+        let both: Set = ["From the first machine", "From the second machine", "From the first machine again",
+                         "From the first machine, third", "From the second machine again"]
         #expect(try await Self.titles(second) == both)
         #expect(try await Self.titles(laptop) == both)
     }

@@ -7,6 +7,7 @@ import Testing
 ///
 /// Replay one seed with its full event trace:
 /// `SATCHEL_SIM_SEED=<seed> swift test --skip-build --filter SimulationTests`
+/// (with `SATCHEL_SIM_TRACE=<file>` the trace goes to that file)
 @Suite struct SimulationTests {
     /// Seeds of the main sweep; each runs twice (the second run checks determinism).
     /// `SATCHEL_SIM_SEEDS=<n>` runs seeds 1...n instead.
@@ -26,7 +27,12 @@ import Testing
             var configuration = Self.configuration
             configuration.trace = true
             let report = Simulation.verify(seed: seed, configuration: configuration)
-            print(report.trace.joined(separator: "\n"))
+            // SATCHEL_SIM_TRACE=<file> writes the trace there (a long one can be mangled on stdout).
+            if let file = ProcessInfo.processInfo.environment["SATCHEL_SIM_TRACE"] {
+                try? report.trace.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            } else {
+                print(report.trace.joined(separator: "\n"))
+            }
             print(report)
             #expect(report.problems.isEmpty, "seed \(seed): \(report.problems.count) problems (see the report above)")
             return

@@ -59,6 +59,10 @@ enum GoldenVectors {
             serverTime: 1_796_000_000_500,
             spaces: [SpaceAccess(space: "briefing", role: .reader, head: 812, horizon: 0),
                      SpaceAccess(space: "mission-cn-2026", role: .writer, head: 1500, horizon: 1000)])), .none),
+        ("hello-response-device-state", .helloResponse(HelloResponse(
+            server: "satchel-server/0.1.0", device: "dev-ana-laptop", user: "ana", limits: .default,
+            serverTime: 1_796_000_000_500, spaces: [SpaceAccess(space: "mission-cn-2026", role: .writer, head: 1500, horizon: 1000)],
+            deviceState: DeviceWriteState(counter: 43, clock: HLC(millis: 1_796_000_120_000, counter: 0), mutation: "01hq3va0000000000000000003"))), .none),
         ("push-request", .pushRequest(PushRequest(mutations: [create, patch, delete])), .none),
         ("push-request-all-values", .pushRequest(PushRequest(mutations: [allValues])), .none),
         ("push-response", .pushResponse(PushResponse(results: [

@@ -111,6 +111,16 @@ extension TestClientProtocol {
             #expect(hello.device == device && hello.user == "ana")
             #expect(hello.spaces.map(\.space) == ["briefing", "mission"])
             #expect(hello.limits == .default)
+            // Only a client that asks gets what the server holds of its writes (older clients
+            // refuse trailing bytes).
+            #expect(hello.deviceState == nil)
+            var asking = bearer(token)
+            let features = HTTPAPI.satchelFeatures
+            asking[features] = "as-written, device-state"
+            let stated = try await client.execute(uri: "/v1/hello", method: .post, headers: asking, body: frameBody(.helloRequest(HelloRequest(client: "test/1"))))
+            guard case .helloResponse(let withState)? = stated.message else { Issue.record("no hello: \(stated.status)"); return }
+            #expect(withState.deviceState == nil)  // nothing stored from it yet
+            #expect(stated.headers[features]?.contains("device-state") == true)
             let old = try await client.execute(uri: "/v1/hello", method: .post, headers: bearer(token), body: frameBody(.helloRequest(HelloRequest(protocolVersion: 99, client: "x"))))
             #expect(old.status.code == 426 && old.errorCode == "unsupported_protocol_version")
         }

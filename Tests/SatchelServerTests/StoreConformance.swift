@@ -136,6 +136,43 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     }
 
     @Test(arguments: Backend.allCases)
+    func aMutationIdIsItsDevicesAndACounterIsUsedOnce(_ backend: Backend) async throws {
+        let store = try await seeded(backend)
+        var ana = DeviceWriter("d-ana"), bob = DeviceWriter("d-bob")
+        #expect(try await store.writeState(of: "d-ana") == nil)
+        let mine = ana.createNote("n1")
+        let told = try await store.push([mine])
+        // Bob sends Ana's id (seen in a pull) with his own note: refused, never recorded.
+        var stolen = bob.createNote("b1")
+        stolen.id = mine.id
+        let refused = try await store.push([stolen, stolen])
+        #expect(refused.map { $0.rejection?.code } == [.mutationIDTaken, .mutationIDTaken])
+        #expect(try await store.record(RecordKey(space: "mission", collection: .notes, record: "b1")) == nil)
+        // Ana's retry still gets her first answer.
+        #expect(try await store.push([mine]) == told)
+        // A new id under a counter Ana already used: a copy of her device. Nothing stored.
+        var copy = ana
+        copy.counter -= 1
+        var twin = copy.createNote("n2")
+        twin.id = "copy-of-d-ana-m1"
+        #expect(twin.counter == mine.counter && twin.id != mine.id)
+        #expect(try await store.push([twin]).first?.rejection?.code == .deviceCopied)
+        #expect(try await store.record(RecordKey(space: "mission", collection: .notes, record: "n2")) == nil)
+        // What hello reports: the highest counter stored from the device, with its clock.
+        let later = ana.createNote("n3")
+        _ = try await store.push([later])
+        #expect(try await store.writeState(of: "d-ana") == DeviceWriteState(counter: later.counter, clock: later.clock, mutation: later.id))
+        #expect(try await store.writeState(of: "d-bob") == nil)
+        // Operator writes use no device counter.
+        var first = DeviceWriter("operator"), second = DeviceWriter("operator")
+        var o2 = second.createNote("o2")
+        o2.id = "operator-second-load"
+        _ = try await store.operatorWrite([first.createNote("o1"), o2])
+        #expect(try await store.record(RecordKey(space: "mission", collection: .notes, record: "o2")) != nil)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
     func writesAppliedAsWrittenAreMarkedKeptAndLeftOutOfTheirDevicesPulls(_ backend: Backend) async throws {
         let store = try await seeded(backend)
         var ana = DeviceWriter("d-ana"), bob = DeviceWriter("d-bob")
