@@ -3,6 +3,7 @@ import Hummingbird
 public import Logging
 import NIOCore
 public import SatchelProtocol
+import SatchelSQLite
 
 /// How to run a server: where, with which data, limits and heartbeat.
 public struct ServerConfiguration: Sendable {
@@ -31,7 +32,8 @@ public struct ServerConfiguration: Sendable {
 public enum SatchelServerApp {
     /// Opens the store in the configured data directory, creating the directory if needed.
     public static func openStore(_ configuration: ServerConfiguration) throws -> SQLiteServerStore {
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        // Every space and the token hashes live here: its owner's only (0700, files 0600).
+        try PrivateFiles.prepare(directory: configuration.dataDirectory)
         return try SQLiteServerStore(path: configuration.databasePath)
     }
 
