@@ -254,8 +254,24 @@ public enum HTTPAPI {
     /// The HTTP/1 server with the live WebSocket at `/v1/live`: authenticated on upgrade, then
     /// it sends a heartbeat at once, then `advanced` events for the device's spaces and a
     /// heartbeat every `heartbeat`.
-    public static func server(service: SyncService, heartbeat: Duration) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade { head, _, logger in
+    ///
+    /// `connections` bounds every connection (see `ConnectionLimits`): Hummingbird's idle timeout
+    /// on HTTP ones (never on live ones, whose pipeline has no HTTP handlers left after the
+    /// upgrade), and `GuardedChannel` around it for the first head and the connection count.
+    public static func server(service: SyncService, heartbeat: Duration, connections: ConnectionLimits = .default) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            GuardedChannel(
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder,
+                    configuration: .init(http1: .init(idleTimeout: TimeAmount(connections.idleTimeout))),
+                    shouldUpgrade: live(service: service, heartbeat: heartbeat)),
+                limits: connections)
+        }
+    }
+
+    /// Whether a request upgrades to the live WebSocket, and what runs on it if so.
+    static func live(service: SyncService, heartbeat: Duration) -> @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        { head, _, logger in
             guard head.path?.split(separator: "?").first == "/v1/live" else { return .dontUpgrade }
             let device: DeviceInfo
             do {

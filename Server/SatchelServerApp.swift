@@ -14,13 +14,19 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     public var limits: Limits
     public var heartbeat: Duration
+    /// Timeouts and the connection limit (see `ConnectionLimits`).
+    public var connections: ConnectionLimits
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./satchel-data", limits: Limits = .default, heartbeat: Duration = .seconds(10)) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./satchel-data", limits: Limits = .default,
+        heartbeat: Duration = .seconds(10), connections: ConnectionLimits = .default
+    ) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
         self.limits = limits
         self.heartbeat = heartbeat
+        self.connections = connections
     }
 
     /// The database file in the data directory.
@@ -47,9 +53,17 @@ public enum SatchelServerApp {
         defer { withExtendedLifetime(lock) {} }
         let store = try openStore(configuration)
         let service = SyncService(store: store, limits: configuration.limits, snapshots: snapshots, logger: logger, now: { Timestamp(Date().timeIntervalSince1970 * 1000) })
+        // Connections beyond the open-file limit would fail to be accepted, silently: the limit
+        // is raised to its hard ceiling, and the connection limit kept below it.
+        let (connections, openFiles) = configuration.connections.fittingOpenFileLimit()
+        if connections.maxConnections < configuration.connections.maxConnections {
+            logger.warning(
+                "the open-file limit leaves room for fewer connections than asked; raise it (ulimit -n, LimitNOFILE=) to serve more",
+                metadata: ["open-files": "\(openFiles)", "max-connections": "\(connections.maxConnections)", "asked": "\(configuration.connections.maxConnections)"])
+        }
         let app = Application(
             router: HTTPAPI.router(service: service),
-            server: HTTPAPI.server(service: service, heartbeat: configuration.heartbeat),
+            server: HTTPAPI.server(service: service, heartbeat: configuration.heartbeat, connections: connections),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "satchel-server"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
