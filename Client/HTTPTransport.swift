@@ -162,7 +162,7 @@ public final class HTTPTransport: SyncTransport {
 
     /// A transient server condition (HTTP 5xx), retried by a later sync like a missing link.
     func unavailable(code: String?, _ message: String) -> TransportError {
-        TransportError(.offline, code: code, "the server at \(baseURL) cannot take this now (\(message)); your changes are kept and will sync later")
+        TransportError(.offline, code: code, "the server at \(baseURL) cannot take this now: \(message); your changes are kept and will sync later")
     }
 
     public func hello(_ request: HelloRequest) async throws -> HelloResponse {

@@ -28,7 +28,7 @@ public struct APIError: Error, Hashable, Sendable, CustomStringConvertible {
     static func insufficientStorage() -> APIError {
         APIError(
             status: 507, code: "insufficient_storage",
-            "the server's disk is full, so nothing of this request was applied; the server's operator must free space on it, then try again (a device keeps its changes and sends them later)")
+            "the server's disk is full, so nothing of this request was applied; the server's operator must free space on it; try again later")
     }
     static func tooLarge(_ what: String, limit: Int, hint: String = "send fewer mutations per push") -> APIError {
         APIError(status: 413, code: "request_too_large", "\(what) is over this server's limit of \(limit) bytes; \(hint)")

@@ -39,13 +39,18 @@ public struct ConnectionLimits: Sendable {
     /// Raises the process's open-file limit to its hard limit (at most 65,536) and returns the
     /// limits with `maxConnections` lowered to what fits beside the reserve, if it must be.
     func fittingOpenFileLimit() -> (limits: ConnectionLimits, openFiles: Int) {
+        #if os(Linux)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (self, -1) }
+        guard getrlimit(resource, &limit) == 0 else { return (self, -1) }
         let wanted = min(limit.rlim_max, 65_536)
         if limit.rlim_cur < wanted {
             limit.rlim_cur = wanted
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = setrlimit(resource, &limit)
+            _ = getrlimit(resource, &limit)
         }
         let openFiles = Int(limit.rlim_cur)
         var fitted = self

@@ -15,6 +15,7 @@ struct Serve: AsyncParsableCommand {
               satchel-server serve
               satchel-server serve --host 0.0.0.0 --port 9000 --data /var/lib/satchel
               SATCHEL_PORT=0 satchel-server serve     # any free port; the line printed says which
+              satchel-server serve --max-connections 4000 --idle-timeout-seconds 120
             """)
 
     @OptionGroup var common: CommonOptions
