@@ -113,18 +113,27 @@ public final class HTTPTransport: SyncTransport {
         request.headers.add(name: "Content-Type", value: "application/x-satchel-frame")
         request.body = .bytes(ByteBuffer(bytes: frame))
         let response: HTTPClientResponse
-        let body: ByteBuffer
         do {
             response = try await client.execute(request, timeout: timeout ?? self.timeout)
-            body = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw Self.offline(baseURL, error)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            // The answer had begun: the link dropped, or the deadline passed, part way through.
+            throw damaged("\(error)")
         }
         counters.withLock { $0.sent += frame.count; $0.received += body.readableBytes }
         let reply: Message
         do {
             reply = try Frame.decode(Array(body.readableBytesView), maxPayloadBytes: 64 << 20)
         } catch {
+            // A frame the link cut or changed, caught by its length, zlib stream or checksum.
+            if Self.damagedInTransit.contains(error.code) { throw damaged(error.code.rawValue) }
+            // Not a frame at all from a failing server or a proxy before it (an error page).
+            if response.status.code >= 500 { throw unavailable(code: nil, "it answered HTTP \(response.status.code)") }
             throw TransportError(.badResponse, "the server at \(baseURL) sent an unreadable answer (HTTP \(response.status.code), \(error.message)); is this a Satchel server?")
         }
         let features = Set(response.headers["Satchel-Features"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
@@ -132,10 +141,29 @@ public final class HTTPTransport: SyncTransport {
             switch (response.status.code, e.code) {
             case (401, _): throw TransportError(.unauthorized, code: e.code, e.message)
             case (410, "cursor_expired"): throw TransportError(.cursorExpired, code: e.code, e.message)
+            // The server's own trouble (its disk full, shutting down, a failure): nothing of the
+            // request was refused, so the writes stay pending and go out on a later sync.
+            case (500..., _): throw unavailable(code: e.code, e.message)
             default: throw TransportError(.refused, code: e.code, e.message)
             }
         }
         return (reply, features)
+    }
+
+    /// Frame errors a cut or corrupted transfer produces. A flipped bit in the header's length
+    /// can look like a decompression bomb; retrying a real server is harmless either way.
+    static let damagedInTransit: Set<FrameError.Code> = [.truncated, .checksumMismatch, .corrupt, .decompressionBomb]
+
+    /// Link trouble, retried by a later sync: the answer was cut or damaged on its way.
+    func damaged(_ detail: String) -> TransportError {
+        TransportError(
+            .offline, code: "transfer_damaged",
+            "the answer from the server at \(baseURL) was cut or damaged in transit (\(detail)); your changes are kept, retrying later")
+    }
+
+    /// A transient server condition (HTTP 5xx), retried by a later sync like a missing link.
+    func unavailable(code: String?, _ message: String) -> TransportError {
+        TransportError(.offline, code: code, "the server at \(baseURL) cannot take this now: \(message); your changes are kept and will sync later")
     }
 
     public func hello(_ request: HelloRequest) async throws -> HelloResponse {

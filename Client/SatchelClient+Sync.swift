@@ -104,12 +104,13 @@ extension SatchelClient {
                 response = try await answer
             }
         }
-        // A push the server refuses whole (a full disk, a limit) must not stop the pull: the
-        // device still gets everyone else's work. A link that is down fails the pull too.
+        // A push the server fails or refuses whole (a full disk, a limit, an answer damaged on
+        // the way) must not stop the pull: the device still gets everyone else's work. No link
+        // at all (no server code) or a refused token would fail the pull too.
         var pushFailure: (any Error)?
         do {
             try await pushOutbox()
-        } catch let error as TransportError where error.kind == .offline || error.kind == .unauthorized {
+        } catch let error as TransportError where (error.kind == .offline && error.code == nil) || error.kind == .unauthorized {
             throw error
         } catch {
             pushFailure = error

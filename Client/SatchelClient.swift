@@ -1,5 +1,6 @@
 import Foundation
 public import SatchelProtocol
+import SatchelSQLite
 
 /// The library an app embeds: a device's local store, its writes, search, conflicts and sync.
 ///
@@ -29,7 +30,8 @@ public actor SatchelClient {
         now: @escaping @Sendable () -> Int64 = SatchelClient.wallClock,
         transport: (@Sendable (_ url: String, _ token: String, _ caFile: String?) throws -> any SyncTransport)? = nil
     ) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // The home holds the device's token and notes: its owner's only (0700, files 0600).
+        try PrivateFiles.prepare(directory: directory)
         self.directory = directory
         self.storage = try SQLiteReplicaStorage(path: (directory as NSString).appendingPathComponent("satchel.sqlite"))
         self.now = now

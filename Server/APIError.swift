@@ -1,3 +1,7 @@
+import Foundation
+import Logging
+import SatchelSQLite
+
 /// A request-level failure: an HTTP status, a stable code and a message a person can act on.
 /// The HTTP edge turns it into a response; the core never touches HTTP types.
 public struct APIError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -19,7 +23,50 @@ public struct APIError: Error, Hashable, Sendable, CustomStringConvertible {
     static func tokenInvalid() -> APIError {
         APIError(status: 401, code: "token_invalid", "the device token is not valid on this server; enroll the device again with a new code from your operator")
     }
+    /// The store could not write: the disk holding the data directory is full. The transaction
+    /// was rolled back, so nothing of the request took effect and sending it again is safe.
+    static func insufficientStorage() -> APIError {
+        APIError(
+            status: 507, code: "insufficient_storage",
+            "the server's disk is full, so nothing of this request was applied; the server's operator must free space on it; try again later")
+    }
     static func tooLarge(_ what: String, limit: Int, hint: String = "send fewer mutations per push") -> APIError {
         APIError(status: 413, code: "request_too_large", "\(what) is over this server's limit of \(limit) bytes; \(hint)")
+    }
+}
+
+/// Logs the failures that are the server's own trouble as the HTTP edge answers them: a full disk
+/// (an operator must act, so the line says where, at most once per 10 s with a count of the
+/// rest) and unexpected errors. Refusals of a client's request are the client's to read.
+struct FailureLog: Sendable {
+    let logger: Logger
+    /// The folder the store writes to, for the line about a full disk.
+    let dataDirectory: String?
+    let diskFull = LogThrottle()
+
+    init(service: SyncService) {
+        logger = service.logger
+        dataDirectory = (service.store as? SQLiteServerStore).map { ($0.path as NSString).deletingLastPathComponent }
+    }
+
+    /// The answer for `error`, logged if it is the server's trouble.
+    func answer(_ error: any Error) -> APIError {
+        let api = HTTPAPI.apiError(error)
+        switch api.code {
+        case "insufficient_storage":
+            diskFull.occurred { times in
+                logger.error(
+                    "disk full: the store cannot write, requests that write fail with 507 and change nothing until space is freed on the disk holding the data directory",
+                    metadata: ["data": "\(dataDirectory ?? "?")", "failed": "\(times)"])
+            }
+        case "internal_error":
+            // SQLite errors carry their statement, never bound values; others only their type,
+            // since an unknown error's text might quote what a device sent.
+            let what = (error as? SQLiteError).map(\.description) ?? "\(type(of: error))"
+            logger.error("request failed", metadata: ["error": "\(what)"])
+        default:
+            break
+        }
+        return api
     }
 }

@@ -12,9 +12,9 @@ public final class DataDirectoryLock: Sendable {
 
     /// Takes the lock, or throws `dataDirectoryBusy` when another process holds it.
     public init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try PrivateFiles.prepare(directory: directory)
         let path = (directory as NSString).appendingPathComponent("satchel.lock")
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError(.dataDirectoryBusy, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
@@ -66,6 +66,7 @@ public enum Restore {
         try handle.synchronize()
         try handle.close()
         try fm.moveItem(atPath: partial, toPath: target)
+        try PrivateFiles.prepare(directory: configuration.dataDirectory)  // the copy kept the backup's mode
 
         let store = try SQLiteServerStore(path: target)
         let devices = try await store.requestResetEverywhere(now: now)

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 public import SatchelProtocol
+import SatchelSQLite
 
 /// The HTTP edge: routes, body limits, frames in and out, errors as statuses. PROTOCOL.md and
 /// `Protocol/openapi.yaml` document every route; all logic lives in `SyncService`.
@@ -16,6 +17,7 @@ public enum HTTPAPI {
     /// The router for every HTTP route (the live WebSocket is added by `webSocketUpgrade`).
     public static func router(service: SyncService) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        let failures = FailureLog(service: service)
         router.middlewares.add(LogRequestsMiddleware(.info))
         router.middlewares.add(RequestMiddleware(metrics: service.metrics))
 
@@ -30,7 +32,7 @@ public enum HTTPAPI {
         }
 
         router.post("/v1/enroll") { request, _ -> Response in
-            await respondJSON {
+            await respondJSON(failures) {
                 let body = try await collect(request, limit: 16 * 1024, hint: "send only the code, label and client")
                 struct Enroll: Decodable { var code: String; var label: String?; var client: String? }
                 guard let enroll = try? JSONDecoder().decode(Enroll.self, from: Data(body)) else {
@@ -42,7 +44,7 @@ public enum HTTPAPI {
         }
 
         router.post("/v1/hello") { request, _ -> Response in
-            await respondFrame(request, service) {
+            await respondFrame(request, service, failures) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
                 guard case .helloRequest(var hello) = try await decode(request, service: service) else { throw wrongMessage("HelloRequest") }
                 hello.features = Set(request.headers[values: satchelFeatures].flatMap { $0.split(separator: ",") }.map { String($0).trimmingSpaces })
@@ -51,7 +53,7 @@ public enum HTTPAPI {
         }
 
         router.post("/v1/push") { request, _ -> Response in
-            await respondFrame(request, service) {
+            await respondFrame(request, service, failures) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
                 let body = try await collect(request, limit: service.limits.maxRequestBytes)
                 let apply: @Sendable () async throws -> [UInt8] = {
@@ -65,18 +67,18 @@ public enum HTTPAPI {
         }
 
         router.post("/v1/pull") { request, _ -> Response in
-            await respondFrame(request, service) {
+            await respondFrame(request, service, failures) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
                 guard case .pullRequest(let pull) = try await decode(request, service: service) else { throw wrongMessage("PullRequest") }
                 return try await service.pull(pull, device: device)
             }
         }
-        addAdminRoutes(router, service: service)
+        addAdminRoutes(router, service: service, failures: failures)
         return router
     }
 
     /// The admin API (JSON, operator tokens): what `satchel-server … --server URL` calls.
-    static func addAdminRoutes(_ router: Router<BasicRequestContext>, service: SyncService) {
+    static func addAdminRoutes(_ router: Router<BasicRequestContext>, service: SyncService, failures: FailureLog) {
         let admin = AdminService(store: service.store, live: service.live, now: service.now)
         @Sendable func handle(_ request: Request, _ body: @escaping @Sendable () async throws -> any Encodable & Sendable) async -> Response {
             do {
@@ -88,7 +90,7 @@ public enum HTTPAPI {
             } catch let error as StoreError where error.code == .unknownDevice || error.code == .unknownUser || error.code == .unknownSpace {
                 return jsonResponse(status: 404, ["error": ["code": error.code.rawValue, "message": error.message]])
             } catch {
-                let api = apiError(error)
+                let api = failures.answer(error)
                 return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
             }
         }
@@ -138,7 +140,7 @@ public enum HTTPAPI {
                 _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
                 return try await backupResponse(service)
             } catch {
-                let api = apiError(error)
+                let api = failures.answer(error)
                 return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
             }
         }
@@ -150,7 +152,7 @@ public enum HTTPAPI {
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.render())))
             } catch {
-                let api = apiError(error)
+                let api = failures.answer(error)
                 return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
             }
         }
@@ -206,13 +208,13 @@ public enum HTTPAPI {
 
     /// Runs a handler that produces a frame; errors become ErrorResponse frames, or JSON when
     /// the client asked for it with `Accept: application/json` (handy with curl).
-    static func respondFrame(_ request: Request, _ service: SyncService, _ body: () async throws -> [UInt8]) async -> Response {
+    static func respondFrame(_ request: Request, _ service: SyncService, _ failures: FailureLog, _ body: () async throws -> [UInt8]) async -> Response {
         do {
             let frame = try await body()
             service.metrics.frame(direction: "out", sent: frame.count, raw: Frame.declaredPayloadSize(frame) ?? frame.count)
             return Response(status: .ok, headers: [.contentType: frameContentType, satchelFeatures: "\(SatchelFeature.asWritten), \(SatchelFeature.deviceState)"], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
         } catch {
-            let api = apiError(error)
+            let api = failures.answer(error)
             if request.headers[.accept]?.contains("application/json") == true {
                 return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
             }
@@ -221,11 +223,11 @@ public enum HTTPAPI {
         }
     }
 
-    static func respondJSON(_ body: () async throws -> [String: String]) async -> Response {
+    static func respondJSON(_ failures: FailureLog, _ body: () async throws -> [String: String]) async -> Response {
         do {
             return jsonResponse(status: 200, try await body())
         } catch {
-            let api = apiError(error)
+            let api = failures.answer(error)
             return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
         }
     }
@@ -235,6 +237,7 @@ public enum HTTPAPI {
         case let api as APIError: return api
         case let validation as ValidationError: return APIError(status: 400, code: validation.code.rawValue, validation.message)
         case let frame as FrameError: return APIError(status: 400, code: frame.code.rawValue, frame.message)
+        case let sqlite as SQLiteError where sqlite.isFull: return .insufficientStorage()
         case let store as StoreError where store.code == .closed:
             return APIError(status: 503, code: store.code.rawValue, "the server is shutting down; try again in a moment")
         case let store as StoreError: return APIError(status: 400, code: store.code.rawValue, store.message)
@@ -252,8 +255,24 @@ public enum HTTPAPI {
     /// The HTTP/1 server with the live WebSocket at `/v1/live`: authenticated on upgrade, then
     /// it sends a heartbeat at once, then `advanced` events for the device's spaces and a
     /// heartbeat every `heartbeat`.
-    public static func server(service: SyncService, heartbeat: Duration) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade { head, _, logger in
+    ///
+    /// `connections` bounds every connection (see `ConnectionLimits`): Hummingbird's idle timeout
+    /// on HTTP ones (never on live ones, whose pipeline has no HTTP handlers left after the
+    /// upgrade), and `GuardedChannel` around it for the first head and the connection count.
+    public static func server(service: SyncService, heartbeat: Duration, connections: ConnectionLimits = .default) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            GuardedChannel(
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder,
+                    configuration: .init(http1: .init(idleTimeout: TimeAmount(connections.idleTimeout))),
+                    shouldUpgrade: live(service: service, heartbeat: heartbeat)),
+                limits: connections)
+        }
+    }
+
+    /// Whether a request upgrades to the live WebSocket, and what runs on it if so.
+    static func live(service: SyncService, heartbeat: Duration) -> @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        { head, _, logger in
             guard head.path?.split(separator: "?").first == "/v1/live" else { return .dontUpgrade }
             let device: DeviceInfo
             do {

@@ -115,6 +115,9 @@ extension SQLiteServerStore {
             do {
                 let db = try Database(configuration: DatabaseConfiguration(path: source, readOnly: true))
                 defer { db.close() }
+                // A backup holds everything the database does: its owner's only. VACUUM INTO
+                // writes into an empty file it finds, keeping the file's mode.
+                try PrivateFiles.create(file: partial)
                 try db.run("VACUUM INTO ?", partial)
                 let handle = try FileHandle(forUpdating: URL(fileURLWithPath: partial))
                 try handle.synchronize()

@@ -297,12 +297,18 @@ public actor SQLiteServerStore: ServerStore {
 
     public func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) throws {
         let db = try database()
-        try db.transaction {
-            for r in results {
-                guard let reason = r.rejection else { continue }
-                try db.run("INSERT INTO rejections (device, mutation, code, message, at) VALUES (?, ?, ?, ?, ?)",
-                           device.rawValue, r.mutation.rawValue, reason.code.rawValue, reason.message, now)
+        do {
+            try db.transaction {
+                for r in results {
+                    guard let reason = r.rejection else { continue }
+                    try db.run("INSERT INTO rejections (device, mutation, code, message, at) VALUES (?, ?, ?, ?, ?)",
+                               device.rawValue, r.mutation.rawValue, reason.code.rawValue, reason.message, now)
+                }
             }
+        } catch let error as SQLiteError where error.isFull {
+            // The operator's list of refusals is written after the push it comes from committed:
+            // a full disk must not turn that push's answer into an error. The device has its
+            // refusals in the answer; only the list misses them.
         }
     }
 
@@ -386,7 +392,13 @@ public actor SQLiteServerStore: ServerStore {
                     }
                 }
                 // Bookkeeping: a failure here must not fail the pushes; it is tried again later.
-                try? db.transaction { try writeBookkeeping() }
+                // But a full disk can roll back the whole transaction, pushes included: then
+                // they fail with it, rather than be answered as if applied.
+                do {
+                    try db.transaction { try writeBookkeeping() }
+                } catch {
+                    guard db.isInTransaction else { throw error }
+                }
             }
             groupCommits += 1
         } catch {

@@ -3,6 +3,7 @@ import Hummingbird
 public import Logging
 import NIOCore
 public import SatchelProtocol
+import SatchelSQLite
 
 /// How to run a server: where, with which data, limits and heartbeat.
 public struct ServerConfiguration: Sendable {
@@ -13,13 +14,19 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     public var limits: Limits
     public var heartbeat: Duration
+    /// Timeouts and the connection limit (see `ConnectionLimits`).
+    public var connections: ConnectionLimits
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./satchel-data", limits: Limits = .default, heartbeat: Duration = .seconds(10)) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./satchel-data", limits: Limits = .default,
+        heartbeat: Duration = .seconds(10), connections: ConnectionLimits = .default
+    ) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
         self.limits = limits
         self.heartbeat = heartbeat
+        self.connections = connections
     }
 
     /// The database file in the data directory.
@@ -31,7 +38,8 @@ public struct ServerConfiguration: Sendable {
 public enum SatchelServerApp {
     /// Opens the store in the configured data directory, creating the directory if needed.
     public static func openStore(_ configuration: ServerConfiguration) throws -> SQLiteServerStore {
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        // Every space and the token hashes live here: its owner's only (0700, files 0600).
+        try PrivateFiles.prepare(directory: configuration.dataDirectory)
         return try SQLiteServerStore(path: configuration.databasePath)
     }
 
@@ -45,9 +53,17 @@ public enum SatchelServerApp {
         defer { withExtendedLifetime(lock) {} }
         let store = try openStore(configuration)
         let service = SyncService(store: store, limits: configuration.limits, snapshots: snapshots, logger: logger, now: { Timestamp(Date().timeIntervalSince1970 * 1000) })
+        // Connections beyond the open-file limit would fail to be accepted, silently: the limit
+        // is raised to its hard ceiling, and the connection limit kept below it.
+        let (connections, openFiles) = configuration.connections.fittingOpenFileLimit()
+        if connections.maxConnections < configuration.connections.maxConnections {
+            logger.warning(
+                "the open-file limit leaves room for fewer connections than asked; raise it (ulimit -n, LimitNOFILE=) to serve more",
+                metadata: ["open-files": "\(openFiles)", "max-connections": "\(connections.maxConnections)", "asked": "\(configuration.connections.maxConnections)"])
+        }
         let app = Application(
             router: HTTPAPI.router(service: service),
-            server: HTTPAPI.server(service: service, heartbeat: configuration.heartbeat),
+            server: HTTPAPI.server(service: service, heartbeat: configuration.heartbeat, connections: connections),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "satchel-server"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

@@ -96,6 +96,12 @@ public final class Database {
         let access = configuration.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         // NOMUTEX is safe because a Database is never shared between threads at once.
         let flags = access | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        if !configuration.readOnly, Self.isFilePath(configuration.path) {
+            // Satchel's databases hold tokens and notes: a new file is its owner's only (0600),
+            // and SQLite gives its -wal and -shm files the same mode (see `PrivateFiles`). If it
+            // cannot be created, SQLite's open below says why, as it always has.
+            try? PrivateFiles.create(file: configuration.path)
+        }
         var raw: OpaquePointer?
         let rc = sqlite3_open_v2(configuration.path, &raw, flags, nil)
         guard rc == SQLITE_OK, let raw else {
@@ -110,6 +116,11 @@ public final class Database {
             close()
             throw error
         }
+    }
+
+    /// A plain file name, not ":memory:", "" (a temporary database) or a `file:` URI.
+    static func isFilePath(_ path: String) -> Bool {
+        !path.isEmpty && path != ":memory:" && !path.hasPrefix("file:")
     }
 
     private func configure() throws {

@@ -19,6 +19,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 
     /// Another connection holds the lock and the busy timeout ran out.
     public var isBusy: Bool { code == SQLITE_BUSY }
+    /// The disk (or `max_page_count`) is full: the statement or commit failed and changed nothing.
+    public var isFull: Bool { code == SQLITE_FULL }
     /// A UNIQUE, PRIMARY KEY, NOT NULL, CHECK or FOREIGN KEY constraint failed.
     public var isConstraintViolation: Bool { code == SQLITE_CONSTRAINT }
     /// A UNIQUE or PRIMARY KEY constraint failed: the row already exists.

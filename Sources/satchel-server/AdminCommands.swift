@@ -11,8 +11,29 @@ struct TargetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Act on this running server through its admin API instead of a data directory.", valueName: "url"))
     var server: String?
 
-    @Option(help: ArgumentHelp("Operator token for --server. [env: SATCHEL_OPERATOR_TOKEN]", valueName: "token"))
+    @Option(help: ArgumentHelp("Operator token for --server; it shows in `ps`, so prefer SATCHEL_OPERATOR_TOKEN or --token-file. [env: SATCHEL_OPERATOR_TOKEN]", valueName: "token"))
     var token: String?
+
+    @Option(name: .customLong("token-file"), help: ArgumentHelp("Read the operator token for --server from this file (`-`: stdin).", valueName: "file"))
+    var tokenFile: String?
+
+    /// The operator token: --token, then --token-file, then SATCHEL_OPERATOR_TOKEN.
+    func operatorToken() throws -> String? {
+        if let token { return token }
+        if let tokenFile {
+            let text: String?
+            if tokenFile == "-" {
+                text = readLine(strippingNewline: true)
+            } else {
+                text = try? String(contentsOfFile: tokenFile, encoding: .utf8)
+            }
+            guard let text else { throw ValidationError("cannot read the operator token file '\(tokenFile)'; check the path and its permissions") }
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw ValidationError("the operator token file '\(tokenFile)' is empty; put the sop_… token from `satchel-server operator-token create` in it") }
+            return token
+        }
+        return ProcessInfo.processInfo.environment["SATCHEL_OPERATOR_TOKEN"]
+    }
 
     /// Calls the admin API and decodes its JSON answer.
     func remote<T: Decodable>(_ method: String, _ path: String, as: T.Type) async throws -> T {
@@ -37,8 +58,8 @@ struct TargetOptions: ParsableArguments {
 
     func authorizedRequest(_ method: String, _ path: String) throws -> HTTPClientRequest {
         guard let server else { preconditionFailure("a remote call without --server") }
-        guard let token = token ?? ProcessInfo.processInfo.environment["SATCHEL_OPERATOR_TOKEN"] else {
-            throw ValidationError("--server needs an operator token: pass --token or set SATCHEL_OPERATOR_TOKEN (make one with `satchel-server operator-token create`)")
+        guard let token = try operatorToken() else {
+            throw ValidationError("--server needs an operator token: set SATCHEL_OPERATOR_TOKEN or pass --token-file FILE (make one with `satchel-server operator-token create`)")
         }
         var request = HTTPClientRequest(url: (server.hasSuffix("/") ? String(server.dropLast()) : server) + path)
         request.method = method == "POST" ? .POST : .GET
@@ -79,7 +100,12 @@ struct DeviceCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List devices with their user, last contact and status.",
-            discussion: "Examples:\n  satchel-server device list\n  satchel-server device list --user ana --server https://sync.example.org --json")
+            discussion: """
+                Examples:
+                  satchel-server device list
+                  satchel-server device list --user ana --server https://sync.example.org --token-file ~/.satchel-operator-token --json
+                  SATCHEL_OPERATOR_TOKEN=sop_… satchel-server device list --server https://sync.example.org
+                """)
         @OptionGroup var common: CommonOptions
         @OptionGroup var target: TargetOptions
         @Option(help: "Only this user's devices.") var user: String?

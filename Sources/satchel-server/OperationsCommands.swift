@@ -181,7 +181,8 @@ extension TargetOptions {
                 let json = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
                 fail((json?["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(response.status.code)")
             }
-            _ = FileManager.default.createFile(atPath: partial, contents: nil)
+            // A backup holds every space and the token hashes: its owner's only.
+            _ = FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600])
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             for try await chunk in response.body { try handle.write(contentsOf: Data(chunk.readableBytesView)) }
             try handle.synchronize()

@@ -7,7 +7,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Data directory holding the server database. [env: SATCHEL_DATA] (default: ./satchel-data)", valueName: "dir"))
     var data: String?
 
-    @Option(name: .long, help: ArgumentHelp("Config file of `key = value` lines (data, host, port, log-level, heartbeat-seconds). [env: SATCHEL_CONFIG]", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Config file of `key = value` lines (data, host, port, log-level, heartbeat-seconds, header-timeout-seconds, idle-timeout-seconds, max-connections). [env: SATCHEL_CONFIG]", valueName: "file"))
     var config: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON instead of text.")

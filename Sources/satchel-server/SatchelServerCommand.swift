@@ -17,7 +17,8 @@ struct SatchelServerCommand: AsyncParsableCommand {
               satchel-server member add --space mission-cn-2026 --user ana --role writer
               satchel-server enroll --user ana --device ana-laptop --expires 24h
               satchel-server briefing load Data/china-briefing.json
-              satchel-server device list --server https://sync.example.org --token sop_…
+              satchel-server device list --server https://sync.example.org --token-file ~/.satchel-operator-token
+              SATCHEL_OPERATOR_TOKEN=sop_… satchel-server device list --server https://sync.example.org
               satchel-server compact --dry-run
               satchel-server backup nightly.sqlite
               satchel-server export --space mission-cn-2026 > mission.json

@@ -15,6 +15,7 @@ struct Serve: AsyncParsableCommand {
               satchel-server serve
               satchel-server serve --host 0.0.0.0 --port 9000 --data /var/lib/satchel
               SATCHEL_PORT=0 satchel-server serve     # any free port; the line printed says which
+              satchel-server serve --max-connections 4000 --idle-timeout-seconds 120
             """)
 
     @OptionGroup var common: CommonOptions
@@ -31,12 +32,37 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-seconds"), help: ArgumentHelp("Seconds between live heartbeats. (default: 10)", valueName: "n"))
     var heartbeatSeconds: Int?
 
+    @Option(name: .customLong("header-timeout-seconds"), help: ArgumentHelp("Seconds a new connection has to send a whole request head. [env: SATCHEL_HEADER_TIMEOUT_SECONDS] (default: 30)", valueName: "n"))
+    var headerTimeoutSeconds: Int?
+
+    @Option(name: .customLong("idle-timeout-seconds"), help: ArgumentHelp("Seconds an HTTP connection may sit idle between requests; live connections are exempt. [env: SATCHEL_IDLE_TIMEOUT_SECONDS] (default: 75)", valueName: "n"))
+    var idleTimeoutSeconds: Int?
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections open at once, live ones included; more are closed as they arrive. [env: SATCHEL_MAX_CONNECTIONS] (default: 1000, or less if the open-file limit is lower)", valueName: "n"))
+    var maxConnections: Int?
+
+    /// The setting `key` from its flag, the environment or the config file: a whole number above 0.
+    func positive(_ key: String, _ flag: Int?) throws -> Int? {
+        if let flag {
+            guard flag > 0 else { throw ValidationError("--\(key) must be a whole number above 0") }
+            return flag
+        }
+        guard let text = try common.setting(key) else { return nil }
+        guard let n = Int(text), n > 0 else {
+            throw ValidationError("setting \(key) is '\(text)'; it must be a whole number above 0 (from SATCHEL_\(key.uppercased().replacingOccurrences(of: "-", with: "_")) or the config file)")
+        }
+        return n
+    }
+
     func run() async throws {
         var configuration = ServerConfiguration()
         configuration.dataDirectory = try common.dataDirectory()
         configuration.host = try host ?? common.setting("host") ?? configuration.host
         if let p = try port ?? common.setting("port").flatMap(Int.init) { configuration.port = p }
         if let h = try heartbeatSeconds ?? common.setting("heartbeat-seconds").flatMap(Int.init) { configuration.heartbeat = .seconds(h) }
+        if let n = try positive("header-timeout-seconds", headerTimeoutSeconds) { configuration.connections.headTimeout = .seconds(n) }
+        if let n = try positive("idle-timeout-seconds", idleTimeoutSeconds) { configuration.connections.idleTimeout = .seconds(n) }
+        if let n = try positive("max-connections", maxConnections) { configuration.connections.maxConnections = n }
         let levelName = try logLevel ?? common.setting("log-level") ?? "info"
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError("unknown log level '\(levelName)'; use trace, debug, info, notice, warning, error or critical")

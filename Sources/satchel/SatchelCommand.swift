@@ -31,7 +31,9 @@ struct SatchelCommand: AsyncParsableCommand {
                  the schema refuses
               2  not found: no note, record, conflict or refused change with
                  that id on this device
-              3  offline: the server could not be reached (changes are kept)
+              3  offline: the server could not be reached, its answer was cut or
+                 damaged, or it cannot serve for now (its disk is full); changes
+                 are kept, sync again later
               4  not enrolled: this device never joined, or the server does
                  not know it or revoked it; `satchel join` with a new code
               5  the server refused the request (a used or expired enrollment

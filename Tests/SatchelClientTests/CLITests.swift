@@ -39,11 +39,11 @@ struct CLIDevice {
     }
 
     /// Runs `satchel ARGS…` and waits for it to exit.
-    func run(_ arguments: String..., stdin: String? = nil) async throws -> CLIResult {
-        try await run(arguments, stdin: stdin)
+    func run(_ arguments: String..., stdin: String? = nil, environment: [String: String] = [:]) async throws -> CLIResult {
+        try await run(arguments, stdin: stdin, environment: environment)
     }
 
-    func run(_ arguments: [String], stdin: String? = nil) async throws -> CLIResult {
+    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> CLIResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: wrapper.first ?? Self.binary)
         process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [Self.binary] + arguments
@@ -53,6 +53,7 @@ struct CLIDevice {
         env["SATCHEL_HOME"] = home
         env["NO_COLOR"] = "1"
         env["EDITOR"] = "false"  // an editor opened by mistake fails instead of hanging
+        env.merge(environment) { $1 }
         process.environment = env
         // Files, not pipes: nothing blocks however much the command prints.
         let out = home + ".\(UUID().uuidString).out", err = home + ".\(UUID().uuidString).err"
@@ -96,8 +97,8 @@ struct CLIDevice {
     }
 
     @discardableResult
-    func ok(_ arguments: [String], stdin: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> CLIResult {
-        let result = try await run(arguments, stdin: stdin)
+    func ok(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) async throws -> CLIResult {
+        let result = try await run(arguments, stdin: stdin, environment: environment)
         try #require(result.status == 0, "satchel \(arguments.joined(separator: " ")) failed: \(result)", sourceLocation: sourceLocation)
         return result
     }

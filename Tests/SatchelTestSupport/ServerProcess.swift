@@ -82,13 +82,21 @@ public final class ServerProcess: Sendable {
 
     /// Runs an operator command (`satchel-server space create …`) and returns its stdout.
     @discardableResult
-    public static func run(_ arguments: [String]) throws -> String {
+    /// `environment` is added to this process's; `stdin` is written to the command's input.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe()
         process.standardOutput = out
+        let input = Pipe()
+        if stdin != nil { process.standardInput = input }
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try? input.fileHandleForWriting.close()
+        }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw TestFailure("satchel-server \(arguments.joined(separator: " ")) failed with \(process.terminationStatus)") }
