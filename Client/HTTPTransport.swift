@@ -133,7 +133,8 @@ public final class HTTPTransport: SyncTransport {
             // A frame the link cut or changed, caught by its length, zlib stream or checksum.
             if Self.damagedInTransit.contains(error.code) { throw damaged(error.code.rawValue) }
             // Not a frame at all from a failing server or a proxy before it (an error page).
-            if response.status.code >= 500 { throw unavailable(code: nil, "it answered HTTP \(response.status.code)") }
+            // A proxy's error page: the server (or the way to it) cannot serve for now.
+            if response.status.code >= 500 { throw unavailable(code: "http_\(response.status.code)", "it answered HTTP \(response.status.code)") }
             throw TransportError(.badResponse, "the server at \(baseURL) sent an unreadable answer (HTTP \(response.status.code), \(error.message)); is this a Satchel server?")
         }
         let features = Set(response.headers["Satchel-Features"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })

@@ -16,11 +16,12 @@ public struct MemoryReplicaStorage: ReplicaStorage, Sendable {
     /// Where mutation ids come from: seeded by the device id, so a simulation replays exactly.
     var ids: SplitMix64
 
-    public init(device: DeviceID, schema: Schema = .standard) {
+    /// `idSeed`: where mutation ids start (by default from the device id, FNV-1a); two copies of
+    /// one device's store on two machines draw different ids.
+    public init(device: DeviceID, schema: Schema = .standard, idSeed: UInt64? = nil) {
         self.schema = schema
         self.device = DeviceState(device: device)
-        // FNV-1a of the device id.
-        ids = SplitMix64(seed: device.rawValue.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
+        ids = SplitMix64(seed: idSeed ?? device.rawValue.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
     }
 
     public mutating func newMutationID() -> MutationID { .random(using: &ids) }

@@ -97,18 +97,19 @@ public struct DeviceState: Hashable, Sendable {
     public var counter: UInt64
     /// The last hybrid-logical-clock reading.
     public var clock: HLC
-    /// The highest counter among its writes the server has answered (stored them): a write the
-    /// server holds above it that the outbox does not know was written by a later copy of this
-    /// store (`recoverIfWentBack`).
+    /// The highest counter among its writes the server has answered: a write the server holds
+    /// above it that the outbox does not know was written by a later copy of this store
+    /// (`recoverIfWentBack`).
     public var answeredCounter: UInt64
-    /// How often this store found it went back and recovered (`recoverIfWentBack`).
-    public var recoveries: UInt64
+    /// When (device time, ms) this store last found it went back and recovered (0: never;
+    /// `recoverIfWentBack`).
+    public var recoveredAt: Int64
 
-    public init(device: DeviceID, counter: UInt64 = 0, clock: HLC = .zero, answeredCounter: UInt64 = 0, recoveries: UInt64 = 0) {
+    public init(device: DeviceID, counter: UInt64 = 0, clock: HLC = .zero, answeredCounter: UInt64 = 0, recoveredAt: Int64 = 0) {
         self.device = device
         self.counter = counter
         self.clock = clock
         self.answeredCounter = answeredCounter
-        self.recoveries = recoveries
+        self.recoveredAt = recoveredAt
     }
 }

@@ -18,9 +18,13 @@ public enum GoingBack: Hashable, Sendable {
     case no
     /// It did not (restored from a backup): counter and clock moved on; pull every space again.
     case recovered
-    /// It went back a second time: another machine holds a copy of this store and writes as this
-    /// device. Nothing changed; the machine must join again under a new identity.
+    /// It went back again soon after recovering: another machine holds a copy of this store and
+    /// writes as this device. Nothing changed; the machine must join again under a new identity.
     case copied
+
+    /// Going back again within this time of a recovery means a copy, not a second restore: two
+    /// machines sharing an identity go back at nearly every sync, a restored one once.
+    public static let copyWindowMillis: Int64 = 7 * 86_400_000
 }
 
 /// Recovering from what the device's own store cannot know: that it went back in time, and that
@@ -33,17 +37,24 @@ extension ReplicaStorage {
     /// write reuses a counter or sorts before one of the device's own, and the caller must pull
     /// every space again from 0, since the device's pulls left out its own writes it no longer has.
     ///
-    /// A store restored from a backup goes back once. One that goes back again after recovering
-    /// shares its identity with another machine, whose writes it would take for its own (a merge
-    /// counts a device's own earlier writes as seen, §4.1): `.copied`, and nothing changes.
-    public mutating func recoverIfWentBack(_ state: DeviceWriteState?) throws -> GoingBack {
+    /// A store restored from a backup goes back once. One that goes back again within
+    /// `GoingBack.copyWindowMillis` of recovering shares its identity with another machine, whose
+    /// writes it would take for its own (a merge counts a device's own earlier writes as seen,
+    /// §4.1): `.copied`, and nothing changes.
+    public mutating func recoverIfWentBack(_ state: DeviceWriteState?, physicalMillis: Int64) throws -> GoingBack {
+        guard let state else { return .no }
+        func wentBack(_ s: Self) throws -> DeviceState? {
+            let device = try s.deviceState()
+            guard state.counter > device.answeredCounter, try s.outboxHead(state.mutation) == nil else { return nil }
+            return device
+        }
         // Read first: nearly every sync finds nothing to do and should not write.
-        let known = try deviceState()
-        guard let state, state.counter > known.answeredCounter, try outboxHead(state.mutation) == nil else { return .no }
-        if known.recoveries > 0 { return .copied }
+        guard try wentBack(self) != nil else { return .no }
         return try inTransaction { s in
-            var device = try s.deviceState()
-            device.recoveries += 1
+            // Again inside the transaction: another process on this store may have answered it.
+            guard var device = try wentBack(s) else { return .no }
+            if device.recoveredAt > 0 && physicalMillis - device.recoveredAt < GoingBack.copyWindowMillis { return .copied }
+            device.recoveredAt = physicalMillis
             device.counter = max(device.counter, state.counter)
             device.answeredCounter = state.counter
             device.clock = max(device.clock, state.clock)
@@ -51,13 +62,23 @@ extension ReplicaStorage {
             // counters for every queued one at or below its mark: an entry the server stored
             // already (sent from the lost future) is still known by its id, which comes first.
             for var entry in try s.pendingEntries(limit: .max) where entry.mutation.counter <= state.counter {
-                device.counter += 1
-                entry.mutation.counter = device.counter
+                Self.renumber(&entry.mutation, &device, physicalMillis: physicalMillis)
                 try s.updateOutbox(entry)
             }
             try s.saveDeviceState(device)
             return .recovered
         }
+    }
+
+    /// Gives a write the device's next counter and a new clock reading. A device uses each
+    /// counter once (PROTOCOL.md §3), and with counters in clock order the clock of its highest
+    /// stored counter is the latest clock the server holds of it (`DeviceWriteState`).
+    static func renumber(_ m: inout Mutation, _ device: inout DeviceState, physicalMillis: Int64) {
+        var clock = HybridLogicalClock(last: device.clock)
+        device.counter += 1
+        m.counter = device.counter
+        m.clock = clock.now(physicalMillis: physicalMillis)
+        device.clock = clock.last
     }
 
     /// Keeps the device's clock within the server's reach (PROTOCOL.md §2). `serverTime` is the
@@ -82,14 +103,11 @@ extension ReplicaStorage {
             // stored already, their answer lost).
             var floor = max(HLC(millis: serverTime, counter: 0), serverHolds?.clock ?? .zero)
             for entry in pending[..<first] { floor = max(floor, entry.mutation.clock) }
-            var clock = HybridLogicalClock(last: floor)
+            device.clock = floor
             for var entry in pending[first...] {
-                device.counter += 1
-                entry.mutation.counter = device.counter
-                entry.mutation.clock = clock.now(physicalMillis: physicalMillis)
+                Self.renumber(&entry.mutation, &device, physicalMillis: physicalMillis)
                 try s.updateOutbox(entry)
             }
-            device.clock = clock.last
             try s.saveDeviceState(device)
             return .restamped(pending.count - first)
         }
@@ -105,7 +123,7 @@ extension ReplicaStorage {
             state.device = device
             state.counter = 0
             state.answeredCounter = 0
-            state.recoveries = 0
+            state.recoveredAt = 0
             for var entry in try s.pendingEntries(limit: .max) {
                 state.counter += 1
                 entry.mutation.id = s.newMutationID()

@@ -100,6 +100,17 @@ extension ReplicaStorage {
         try pendingEntries(limit: limit).map(\.mutation)
     }
 
+    /// Sets the pending write `seq` aside, refused on the device's side for `reason` (shown with
+    /// the server's refusals, `rejectedEntries`); the view drops it as for any refusal.
+    public mutating func setAside(seq: Int64, _ reason: ValidationError) throws {
+        try inTransaction { s in
+            guard var entry = try s.pendingEntries(after: seq - 1, limit: 1).first, entry.seq == seq else { return }
+            entry.state = .rejected(reason)
+            try s.updateOutbox(entry)
+            try s.rebuildView(entry.mutation.key)
+        }
+    }
+
     /// Records the server's answers to a push, in one transaction.
     @discardableResult
     public mutating func acknowledge(_ results: [MutationResult], serverClock: HLC?, physicalMillis: Int64) throws -> AcknowledgeSummary {
@@ -138,10 +149,9 @@ extension ReplicaStorage {
                             for (name, text) in entry.texts { m.changes[name] = .set(.text(text)) }
                         }
                         m.id = s.newMutationID()
-                        // A new counter too: the server holds the old one (PROTOCOL.md §3).
+                        // A new counter and clock too: the server holds the old ones (§3).
                         var device = try s.deviceState()
-                        device.counter += 1
-                        m.counter = device.counter
+                        Self.renumber(&m, &device, physicalMillis: physicalMillis)
                         try s.saveDeviceState(device)
                         entry.mutation = m
                         try s.updateOutbox(entry)

@@ -123,9 +123,10 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         guard let raw = try metaString("device") else { throw ClientError.notJoined() }
         let counter = try metaString("counter").flatMap(UInt64.init) ?? 0
         let clock = try metaString("clock").flatMap(UInt64.init).map(HLC.init(rawValue:)) ?? .zero
-        let answered = try metaString("answered_counter").flatMap(UInt64.init) ?? 0
-        let recoveries = try metaString("recoveries").flatMap(UInt64.init) ?? 0
-        return DeviceState(device: DeviceID(unchecked: raw), counter: counter, clock: clock, answeredCounter: answered, recoveries: recoveries)
+        // A store from before answered counters were kept made every write up to its counter.
+        let answered = try metaString("answered_counter").flatMap(UInt64.init) ?? counter
+        let recoveredAt = try metaString("recovered_at").flatMap(Int64.init) ?? 0
+        return DeviceState(device: DeviceID(unchecked: raw), counter: counter, clock: clock, answeredCounter: answered, recoveredAt: recoveredAt)
     }
 
     public mutating func saveDeviceState(_ state: DeviceState) throws {
@@ -133,7 +134,7 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         try setMetaString("counter", String(state.counter))
         try setMetaString("clock", String(state.clock.rawValue))
         try setMetaString("answered_counter", String(state.answeredCounter))
-        try setMetaString("recoveries", String(state.recoveries))
+        try setMetaString("recovered_at", String(state.recoveredAt))
     }
 
     // MARK: records

@@ -42,7 +42,7 @@ extension SatchelClient {
         let hello = try await transport.hello(HelloRequest(client: Self.clientName, features: [SatchelFeature.deviceState]))
         try saveSpaces(hello.spaces)
         try saveLimits(hello.limits)
-        switch try storage.recoverIfWentBack(hello.deviceState) {
+        switch try storage.recoverIfWentBack(hello.deviceState, physicalMillis: now()) {
         case .no: break
         case .recovered:
             // Restored from a backup: the server holds writes of this device that its store does
@@ -51,7 +51,6 @@ extension SatchelClient {
             report.restored = true
             report.rebootstrapped = hello.spaces.map(\.space)
         case .copied:
-            try storage.setMetaString("copied", "1")
             throw ClientError.copied()
         }
         report.clock = try storage.settleClock(
@@ -64,7 +63,16 @@ extension SatchelClient {
         // that one is answered: the device records the answer while the server applies the next.
         func prepare(after: Int64) throws -> (push: EncodedPush, last: Int64)? {
             // The outbox keeps each mutation encoded: the request is built from those bytes.
-            let batch = try storage.pendingEncoded(after: after, limit: batchSize, maxBytes: hello.limits.maxPushMutationBytes)
+            let maxBytes = hello.limits.maxPushMutationBytes
+            var batch = try storage.pendingEncoded(after: after, limit: batchSize, maxBytes: maxBytes)
+            // A write queued before the server's limits shrank (or resent whole, and grown) that
+            // no push can carry is set aside with the reason, rather than stop every push after it.
+            while batch.mutations.count == 1, batch.mutations[0].count > maxBytes {
+                try storage.setAside(seq: batch.last, ValidationError(
+                    .tooLong, "this write is \(batch.mutations[0].count) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes"))
+                report.pushed.rejected += 1
+                batch = try storage.pendingEncoded(after: batch.last, limit: batchSize, maxBytes: maxBytes)
+            }
             if batch.mutations.isEmpty { return nil }
             return (EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported), batch.last)
         }
@@ -115,10 +123,7 @@ extension SatchelClient {
         } catch {
             pushFailure = error
         }
-        if report.pushed.copied > 0 {
-            try storage.setMetaString("copied", "1")
-            throw ClientError.copied()
-        }
+        if report.pushed.copied > 0 { throw ClientError.copied() }
 
         p.phase = .pulling
         for space in hello.spaces {
@@ -175,6 +180,23 @@ extension SatchelClient {
         report.bytesReceived = p.bytesReceived
         report.openConflicts = try conflicts().count
         return (report, hello.spaces)
+    }
+
+    /// Sends the outbox once under the current identity and records the answers, one batch at a
+    /// time, without hello's checks: before `join(again:)` gives what is still queued a new
+    /// identity, so a write the server stored (its answer lost) is acknowledged, not sent twice.
+    func settleOutbox() async throws {
+        let transport = try transport()
+        let hello = try await transport.hello(HelloRequest(client: Self.clientName))
+        var after: Int64 = 0
+        while true {
+            let batch = try storage.pendingEncoded(
+                after: after, limit: max(1, min(hello.limits.maxMutationsPerPush, 500)), maxBytes: hello.limits.maxPushMutationBytes)
+            if batch.mutations.isEmpty { return }
+            let response = try await transport.push(EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported))
+            try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
+            after = batch.last
+        }
     }
 
     /// Live mode until cancelled: holds the live connection, syncs once the server greets it

@@ -57,6 +57,12 @@ public actor SatchelClient {
         if isJoined, !again, let server = try storage.metaString("server") {
             throw ClientError(code: "already_joined", "this device already joined \(server); use another --home to join a second server, or `join --again` to take a new identity here")
         }
+        if again && isJoined {
+            // A queued write whose answer was lost may be stored under the old identity: send the
+            // outbox once more under it while its token works, so that only what the server did not
+            // store goes out under the new one (and nothing is applied twice).
+            try? await settleOutbox()
+        }
         let (device, user, token) = try await HTTPTransport.enroll(url: url, code: code, label: label, client: Self.clientName, caFile: caFile)
         let known = isJoined ? try spaces().map(\.space) : []
         try storage.inTransaction { s in
@@ -64,7 +70,6 @@ public actor SatchelClient {
             try s.setMetaString("user", user.rawValue)
             try s.setMetaString("token", token)
             try s.setMetaString("ca_file", caFile)
-            try s.setMetaString("copied", nil)
             if known.isEmpty && !again {
                 try s.saveDeviceState(DeviceState(device: device))
             } else {

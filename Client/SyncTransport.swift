@@ -54,9 +54,10 @@ extension SyncTransport {
 /// Why talking to the server failed, in words a field user can act on.
 public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Kind: String, Hashable, Sendable {
-        /// No connection (no network, DNS failure, refused, timed out), an answer cut or damaged
-        /// in transit (`code` "transfer_damaged"), or a server that cannot serve for now (HTTP
-        /// 5xx, e.g. `code` "insufficient_storage": its disk is full). Nothing was refused: retry later.
+        /// No connection (no network, DNS failure, refused, timed out: `code` nil), an answer cut
+        /// or damaged in transit (`code` "transfer_damaged"), or a server that cannot serve for
+        /// now (HTTP 5xx: the server's code, e.g. "insufficient_storage" when its disk is full,
+        /// or "http_502" for an answer that is not a frame). Nothing was refused: retry later.
         case offline
         /// The server refused the device's credentials (unknown or revoked token). Enroll again.
         case unauthorized

@@ -46,8 +46,9 @@ public protocol ChangeLogStorage {
     /// The id of the stored device write of `device` that used `counter`, if any.
     func mutation(counter: UInt64, of device: DeviceID) throws -> MutationID?
     /// Records a mutation's result, so a repeated push gets the same answer and no second effect.
-    /// `counted`: a device's write, whose counter is now used (`mutation(counter:of:)`) and which
-    /// counts toward what the server reports of the device's writes (`DeviceWriteState`).
+    /// `counted`: a device's write that was not refused, whose counter is now used
+    /// (`mutation(counter:of:)`) and which counts toward what the server reports of the device's
+    /// writes (`DeviceWriteState`).
     mutating func saveResult(_ result: MutationResult, of mutation: Mutation, counted: Bool) throws
 }
 
@@ -89,7 +90,9 @@ extension ChangeLogStorage {
         } catch let error as ValidationError {
             result = MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: error)
         }
-        try saveResult(result, of: m, counted: asDevice)
+        // A refused write's counter stays free: clients before random ids sent a write refused
+        // for its diff again under a new id with the same counter.
+        try saveResult(result, of: m, counted: asDevice && result.status != .rejected)
         return result
     }
 

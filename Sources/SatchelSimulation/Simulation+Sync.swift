@@ -25,7 +25,7 @@ extension Simulation {
     mutating func hello(_ d: Int) {
         let holds = server.log.writeState(of: devices[d].id)
         do {
-            switch try devices[d].replica.recoverIfWentBack(holds) {
+            switch try devices[d].replica.recoverIfWentBack(holds, physicalMillis: deviceTime(d)) {
             case .no: break
             case .recovered:
                 report.restoreRecoveries += 1

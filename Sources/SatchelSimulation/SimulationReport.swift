@@ -91,6 +91,7 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
             "  writes \(writes) (creates \(creates), shared \(sharedCreates), patches \(patches), deletes \(deletes), conflict deletes \(conflictDeletes))",
             "  network: sent \(messagesSent), dropped \(dropped), duplicated \(duplicated), delayed \(delayed), reordered \(reordered), partitions \(partitions) (lost \(partitionDrops)), timeouts \(timeouts), late push answers \(latePushResponses), stale pull answers \(stalePullResponses)",
             "  sync: \(syncs) syncs, \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls (\(pullsOmittingOwn) leaving out own writes), merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
+            "  adversity: restores \(restores) (recovered \(restoreRecoveries)), wrong dates \(wrongDates) (writes stamped again \(restamped)), replayed ids refused \(replayedIDsRefused)",
         ]
         if problems.isEmpty {
             lines.append("  no problems")

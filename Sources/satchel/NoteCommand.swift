@@ -178,7 +178,8 @@ extension NoteCommand {
 
         func run() async throws {
             let space = try self.space.map { try parseID(SpaceID.self, $0) }
-            var notes = try await global.withClient { client in try await client.notes(space: space) }
+            let (all, refused) = try await global.withClient { client in (try await client.notes(space: space), try await client.rejected().count) }
+            var notes = all
             if let tag = tag?.lowercased() {
                 notes = notes.filter { if case .stringSet(let tags)? = $0.values["tags"] { tags.contains { $0.lowercased() == tag } } else { false } }
             }
@@ -193,6 +194,10 @@ extension NoteCommand {
                     ])
                 }))
                 return
+            }
+            // Changes the server refused are not in the notes any more: say where their text is.
+            if refused > 0 {
+                Output.error("\(Format.count(refused, "change")) the server refused \(refused == 1 ? "is" : "are") not shown here: `satchel rejected` shows \(refused == 1 ? "it" : "them") in full")
             }
             if notes.isEmpty {
                 Output.error(tag == nil && space == nil ? "no notes yet; write one with `satchel note add --title …`" : "no notes match")

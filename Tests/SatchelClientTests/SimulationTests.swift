@@ -112,6 +112,11 @@ import Testing
             total.creates += r.creates
             total.steps += r.steps
             total.stalePullResponses += r.stalePullResponses
+            total.restores += r.restores
+            total.restoreRecoveries += r.restoreRecoveries
+            total.wrongDates += r.wrongDates
+            total.restamped += r.restamped
+            total.replayedIDsRefused += r.replayedIDsRefused
         }
         print("totals over seeds 1...200:\n\(total)")
         #expect(total.writes > 0 && total.patches > 0 && total.deletes > 0 && total.sharedCreates > 0)
@@ -126,6 +131,9 @@ import Testing
         #expect(total.pullsOmittingOwn > 0, "no pull left out the device's own writes")
         #expect(total.conflictResults > 0 && total.conflictRecords > 0, "no conflict happened")
         #expect(total.compactions > 0 && total.cursorExpired > 0 && total.resets > 0, "no device re-bootstrapped after compaction")
+        #expect(total.restores > 0 && total.restoreRecoveries > 0, "no device was restored from a backup and recovered")
+        #expect(total.wrongDates > 0 && total.restamped > 0, "no write was stamped again after a wrong date")
+        #expect(total.replayedIDsRefused > 0, "no device replayed another's mutation ids")
     }
 
     @Test func aSeedReplaysIdentically() {

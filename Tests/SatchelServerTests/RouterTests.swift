@@ -113,14 +113,24 @@ extension TestClientProtocol {
             #expect(hello.limits == .default)
             // Only a client that asks gets what the server holds of its writes (older clients
             // refuse trailing bytes).
-            #expect(hello.deviceState == nil)
             var asking = bearer(token)
             let features = HTTPAPI.satchelFeatures
             asking[features] = "as-written, device-state"
-            let stated = try await client.execute(uri: "/v1/hello", method: .post, headers: asking, body: frameBody(.helloRequest(HelloRequest(client: "test/1"))))
-            guard case .helloResponse(let withState)? = stated.message else { Issue.record("no hello: \(stated.status)"); return }
-            #expect(withState.deviceState == nil)  // nothing stored from it yet
-            #expect(stated.headers[features]?.contains("device-state") == true)
+            func hellos() async throws -> (plain: HelloResponse?, asked: HelloResponse?, features: String?) {
+                let plain = try await client.execute(uri: "/v1/hello", method: .post, headers: bearer(token), body: frameBody(.helloRequest(HelloRequest(client: "test/1"))))
+                let asked = try await client.execute(uri: "/v1/hello", method: .post, headers: asking, body: frameBody(.helloRequest(HelloRequest(client: "test/1"))))
+                guard case .helloResponse(let p)? = plain.message, case .helloResponse(let a)? = asked.message else { return (nil, nil, nil) }
+                return (p, a, asked.headers[features])
+            }
+            let before = try await hellos()
+            #expect(before.features?.contains("device-state") == true)
+            #expect(before.plain != nil && before.plain?.deviceState == nil && before.asked?.deviceState == nil)  // nothing stored yet
+            var w = DeviceWriter(device)
+            let first = w.createNote("n1"), second = w.createNote("n2")
+            _ = try await client.push(token, [first, second])
+            let after = try await hellos()
+            #expect(after.plain != nil && after.plain?.deviceState == nil)
+            #expect(after.asked?.deviceState == DeviceWriteState(counter: second.counter, clock: second.clock, mutation: second.id))
             let old = try await client.execute(uri: "/v1/hello", method: .post, headers: bearer(token), body: frameBody(.helloRequest(HelloRequest(protocolVersion: 99, client: "x"))))
             #expect(old.status.code == 426 && old.errorCode == "unsupported_protocol_version")
         }

@@ -158,6 +158,12 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         #expect(twin.counter == mine.counter && twin.id != mine.id)
         #expect(try await store.push([twin]).first?.rejection?.code == .deviceCopied)
         #expect(try await store.record(RecordKey(space: "mission", collection: .notes, record: "n2")) == nil)
+        // A refused write leaves its counter free (older clients resend under it).
+        var unknownNote = ana.mutation(.patch, RecordKey(space: "mission", collection: .notes, record: "missing"), base: 1, ["title": .set(.string("x"))])
+        #expect(try await store.push([unknownNote]).first?.rejection?.code == .recordNotFound)
+        unknownNote.id = "resent-under-the-same-counter"
+        unknownNote.operation = Mutation.Operation.create
+        #expect(try await store.push([unknownNote]).first?.status == .applied)
         // What hello reports: the highest counter stored from the device, with its clock.
         let later = ana.createNote("n3")
         _ = try await store.push([later])
