@@ -3,7 +3,7 @@
 #   make run    install what is missing, then run the main job
 SWIFT ?= swift
 
-.PHONY: deps build test run bench clean
+.PHONY: deps build test sim run bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -15,6 +15,13 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The deterministic simulation's long sweep in a release build: 2,000 seeds, each run twice
+# (`make sim SEEDS=5000` for more; `satchel-sim --seed N --trace` replays one).
+SEEDS ?= 2000
+sim: deps
+	$(SWIFT) build -c release --product satchel-sim
+	$$($(SWIFT) build -c release --show-bin-path)/satchel-sim --seeds $(SEEDS)
 
 # The main job: the sync server on the embedded SQLite default in ./satchel-data, with the
 # briefing loaded (only changes are applied on later runs), a space, a user and a fresh

@@ -45,9 +45,9 @@ let package = Package(
         .target(
             name: "SatchelProtocol", dependencies: ["CZlib"], path: "Protocol",
             exclude: ["PROTOCOL.md", "Vectors", "openapi.yaml"],
-            // Optimised even in debug builds: the merge and codec code is hot in the seeded
-            // simulations of the test suite, and -Onone makes them several times slower.
-            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+            // No unsafe flags in any target a product reaches: SwiftPM refuses to build a package
+            // that depends on one by version (scripts/check-app-package.sh checks it).
+            swiftSettings: strict),
 
         // The thin, safe SQLite layer shared by the server and client stores.
         .target(
@@ -82,13 +82,12 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // Optimised in debug builds too: the simulation runs its sync algorithm thousands of times.
-            path: "Client", swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+            path: "Client", swiftSettings: strict),
 
         // The deterministic simulation: many devices and the server core over a seeded network.
         .target(
             name: "SatchelSimulation", dependencies: ["SatchelClient", "SatchelProtocol"],
-            path: "Sources/SatchelSimulation", swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+            path: "Sources/SatchelSimulation", swiftSettings: strict),
 
         .executableTarget(
             name: "satchel-server",
@@ -108,6 +107,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/satchel", swiftSettings: strict),
+
+        // The simulation's long sweep, built in release by CI (`satchel-sim --seeds 2000`).
+        .executableTarget(
+            name: "satchel-sim", dependencies: ["SatchelSimulation"],
+            path: "Sources/satchel-sim", swiftSettings: strict),
 
         // A small program driving SatchelClient, killed mid-sync by the client crash test.
         .executableTarget(

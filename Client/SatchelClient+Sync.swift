@@ -57,67 +57,12 @@ extension SatchelClient {
             serverTime: hello.serverTime, maxSkewMillis: hello.limits.maxClockSkewMillis, physicalMillis: now(), serverHolds: hello.deviceState)
 
         p.phase = .pushing
-        let batchSize = max(1, min(hello.limits.maxMutationsPerPush, 500))
-        // Batches go one at a time, in order (a later batch may build on an earlier one). The
-        // next is read and encoded while the server applies the one before, and sent as soon as
-        // that one is answered: the device records the answer while the server applies the next.
-        func prepare(after: Int64) throws -> (push: EncodedPush, last: Int64)? {
-            // The outbox keeps each mutation encoded: the request is built from those bytes.
-            let maxBytes = hello.limits.maxPushMutationBytes
-            var batch = try storage.pendingEncoded(after: after, limit: batchSize, maxBytes: maxBytes)
-            // A write queued before the server's limits shrank (or resent whole, and grown) that
-            // no push can carry is set aside with the reason, rather than stop every push after it.
-            while batch.mutations.count == 1, batch.mutations[0].count > maxBytes {
-                try storage.setAside(seq: batch.last, ValidationError(
-                    .tooLong, "this write is \(batch.mutations[0].count) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes"))
-                report.pushed.rejected += 1
-                batch = try storage.pendingEncoded(after: batch.last, limit: batchSize, maxBytes: maxBytes)
-            }
-            if batch.mutations.isEmpty { return nil }
-            return (EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported), batch.last)
-        }
-        func record(_ response: PushResponse, of batch: EncodedPush) throws {
-            let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
-            report.pushed += summary
-            p.pushed += batch.count - summary.resent
-            bytes()
-            progress(p)
-        }
-        func pushOutbox() async throws {
-            guard let oldest = try prepare(after: 0) else { return }
-            var current = oldest
-            var next: (push: EncodedPush, last: Int64)?
-            async let first = transport.push(oldest.push)
-            next = try prepare(after: current.last)
-            var response = try await first
-            while true {
-                if response.results.contains(where: \.mayBeResent) {
-                    // A write sent again whole goes before every batch after it: record the
-                    // answer first, then start again from the oldest pending write.
-                    try record(response, of: current.push)
-                    guard let restart = try prepare(after: 0) else { return }
-                    current = restart
-                    response = try await transport.push(current.push)
-                    next = try prepare(after: current.last)
-                    continue
-                }
-                guard let following = next else {
-                    try record(response, of: current.push)
-                    return
-                }
-                async let answer = transport.push(following.push)
-                try record(response, of: current.push)
-                next = try prepare(after: following.last)
-                current = following
-                response = try await answer
-            }
-        }
         // A push the server fails or refuses whole (a full disk, a limit, an answer damaged on
         // the way) must not stop the pull: the device still gets everyone else's work. No link
         // at all (no server code) or a refused token would fail the pull too.
         var pushFailure: (any Error)?
         do {
-            try await pushOutbox()
+            try await pushOutbox(transport, hello, &report, &p, progress)
         } catch let error as TransportError where (error.kind == .offline && error.code == nil) || error.kind == .unauthorized {
             throw error
         } catch {
@@ -172,7 +117,7 @@ extension SatchelClient {
         if let pushFailure { throw pushFailure }
         // Writes made while the pull ran (or requeued with whole text) go out now; writes that
         // wait for the clock would only be refused again.
-        if try storage.pendingCount() > report.pushed.waitingForClock { try await pushOutbox() }
+        if try storage.pendingCount() > report.pushed.waitingForClock { try await pushOutbox(transport, hello, &report, &p, progress) }
         p.phase = .done
         bytes()
         progress(p)
@@ -180,6 +125,72 @@ extension SatchelClient {
         report.bytesReceived = p.bytesReceived
         report.openConflicts = try conflicts().count
         return (report, hello.spaces)
+    }
+
+    /// Pushes the outbox. Batches go one at a time, in order (a later batch may build on an
+    /// earlier one). The next is read and encoded while the server applies the one before, and
+    /// sent as soon as that one is answered: the device records the answer while the server
+    /// applies the next.
+    func pushOutbox(
+        _ transport: any SyncTransport, _ hello: HelloResponse, _ report: inout SyncReport, _ p: inout SyncProgress,
+        _ progress: (SyncProgress) -> Void
+    ) async throws {
+        guard let oldest = try nextPush(after: 0, hello, &report) else { return }
+        var current = oldest
+        var next: (push: EncodedPush, last: Int64)?
+        async let first = transport.push(oldest.push)
+        next = try nextPush(after: current.last, hello, &report)
+        var response = try await first
+        while true {
+            if response.results.contains(where: \.mayBeResent) {
+                // A write sent again whole goes before every batch after it: record the answer
+                // first, then start again from the oldest pending write.
+                try record(response, of: current.push, transport, &report, &p, progress)
+                guard let restart = try nextPush(after: 0, hello, &report) else { return }
+                current = restart
+                response = try await transport.push(current.push)
+                next = try nextPush(after: current.last, hello, &report)
+                continue
+            }
+            guard let following = next else {
+                try record(response, of: current.push, transport, &report, &p, progress)
+                return
+            }
+            async let answer = transport.push(following.push)
+            try record(response, of: current.push, transport, &report, &p, progress)
+            next = try nextPush(after: following.last, hello, &report)
+            current = following
+            response = try await answer
+        }
+    }
+
+    /// The next push after outbox entry `after`, built from the entries' stored encodings and cut
+    /// by the server's limits; nil when nothing is pending.
+    func nextPush(after: Int64, _ hello: HelloResponse, _ report: inout SyncReport) throws -> (push: EncodedPush, last: Int64)? {
+        let batchSize = max(1, min(hello.limits.maxMutationsPerPush, 500)), maxBytes = hello.limits.maxPushMutationBytes
+        var batch = try storage.pendingEncoded(after: after, limit: batchSize, maxBytes: maxBytes)
+        // A write queued before the server's limits shrank (or resent whole, and grown) that no
+        // push can carry is set aside with the reason, rather than stop every push after it.
+        while batch.mutations.count == 1, batch.mutations[0].count > maxBytes {
+            try storage.setAside(seq: batch.last, ValidationError(
+                .tooLong, "this write is \(batch.mutations[0].count) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes"))
+            report.pushed.rejected += 1
+            batch = try storage.pendingEncoded(after: batch.last, limit: batchSize, maxBytes: maxBytes)
+        }
+        if batch.mutations.isEmpty { return nil }
+        return (EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported), batch.last)
+    }
+
+    /// Records a push's answers, and shows the progress.
+    func record(
+        _ response: PushResponse, of batch: EncodedPush, _ transport: any SyncTransport, _ report: inout SyncReport, _ p: inout SyncProgress,
+        _ progress: (SyncProgress) -> Void
+    ) throws {
+        let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
+        report.pushed += summary
+        p.pushed += batch.count - summary.resent
+        if let http = transport as? HTTPTransport { (p.bytesSent, p.bytesReceived) = http.bytes }
+        progress(p)
     }
 
     /// Sends the outbox once under the current identity and records the answers, one batch at a

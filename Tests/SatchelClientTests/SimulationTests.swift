@@ -9,10 +9,11 @@ import Testing
 /// `SATCHEL_SIM_SEED=<seed> swift test --skip-build --filter SimulationTests`
 /// (with `SATCHEL_SIM_TRACE=<file>` the trace goes to that file)
 @Suite struct SimulationTests {
-    /// Seeds of the main sweep; each runs twice (the second run checks determinism).
+    /// Seeds of the main sweep; each runs twice (the second run checks determinism). 500 in this
+    /// debug build (about 30 s); `make sim` and CI sweep 2,000 in a release build.
     /// `SATCHEL_SIM_SEEDS=<n>` runs seeds 1...n instead.
     static var seedCount: UInt64 {
-        ProcessInfo.processInfo.environment["SATCHEL_SIM_SEEDS"].flatMap { UInt64($0) } ?? 2_000
+        ProcessInfo.processInfo.environment["SATCHEL_SIM_SEEDS"].flatMap { UInt64($0) } ?? 500
     }
 
     /// The configuration of every run.
@@ -37,45 +38,13 @@ import Testing
             #expect(report.problems.isEmpty, "seed \(seed): \(report.problems.count) problems (see the report above)")
             return
         }
-        // A plain loop over the seeds, split across the cores (runs are independent values).
-        // About 11 ms of CPU per run: 2,000 seeds × 2 runs take ~45 s of CPU, ~25 s on 2 cores.
+        // About 11 ms of CPU per run in a release build; `make test` runs a debug build, so it
+        // sweeps fewer seeds, and CI sweeps 2,000 with the release `satchel-sim`.
         let count = Self.seedCount
-        let configuration = Self.configuration
-        let workers = UInt64(max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)))
-        let failing = await withTaskGroup(of: [SimulationReport].self) { group in
-            for worker in 0..<workers {
-                group.addTask {
-                    var failing: [SimulationReport] = []
-                    for seed in stride(from: 1 + worker, through: count, by: Int(workers)) {
-                        let report = Simulation.verify(seed: seed, configuration: configuration)
-                        if !report.problems.isEmpty { failing.append(report) }
-                        // Share the cooperative threads with the other tests of the process.
-                        await Task.yield()
-                    }
-                    return failing
-                }
-            }
-            var all: [SimulationReport] = []
-            for await part in group { all += part }
-            return all.sorted { $0.seed < $1.seed }
-        }
+        let failing = await Simulation.sweep(seeds: count, workers: min(8, ProcessInfo.processInfo.activeProcessorCount), configuration: Self.configuration)
         guard !failing.isEmpty else { return }
-        // One example of each kind of problem, then the seeds.
-        var examples: [String: String] = [:]
-        var seedsByKind: [String: Int] = [:]
-        for report in failing {
-            for kind in Set(report.problems.map(\.kind)) { seedsByKind[kind, default: 0] += 1 }
-            for problem in report.problems where examples[problem.kind] == nil {
-                examples[problem.kind] = "seed \(report.seed): \(problem.message)"
-            }
-        }
-        let kinds = examples.keys.sorted().map { "  [\($0)] in \(seedsByKind[$0]!) seeds, e.g. \(examples[$0]!)" }.joined(separator: "\n")
-        let seeds = failing.prefix(40).map { String($0.seed) }.joined(separator: ", ")
         Issue.record("""
-            \(failing.count) of \(count) seeds failed: \(seeds)\(failing.count > 40 ? ", …" : "")
-            first problem of each kind:
-            \(kinds)
-            replay one with SATCHEL_SIM_SEED=<seed> swift test --skip-build --filter SimulationTests
+            \(Simulation.summary(of: failing, seeds: count, replay: "SATCHEL_SIM_SEED=<seed> swift test --skip-build --filter SimulationTests"))
             """)
     }
 

@@ -37,7 +37,10 @@ import Testing
             let deadline = ContinuousClock.now + .seconds(10)
             while checkpointer.checkpoints == 0 && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.005) }
             #expect(checkpointer.checkpoints > 0)
-            #expect(walBytes(path) <= (4 * Int(threshold) + 80) * (pageBytes + 24) + 32)
+            // Four times the threshold, and room for the writes of a few transactions more while
+            // the checkpointer thread waits for a core on a loaded machine: still well apart
+            // from the unchecked log above.
+            #expect(walBytes(path) <= (4 * Int(threshold) + 200) * (pageBytes + 24) + 32)
             #expect(try writer.integer("SELECT count(*) FROM t") == 4_000)
             writer.close()
             checkpointer.close()

@@ -95,12 +95,15 @@ import Testing
                 acknowledged.withLock { $0 += results.filter { $0.status == .applied }.map(\.mutation) }
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Under way before the backups begin (on a loaded machine the first answers take a while).
+        var deadline = ContinuousClock.now + .seconds(20)
+        while acknowledged.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let remoteFile = s.dir.file("remote.sqlite"), localFile = s.dir.file("local.sqlite")
         let before = acknowledged.withLock { $0 }
         _ = try ServerProcess.run(["backup", remoteFile, "--server", s.server.url, "--token", s.token])
         _ = try ServerProcess.run(["backup", localFile, "--data", s.data])
-        try await Task.sleep(for: .milliseconds(200))
+        deadline = ContinuousClock.now + .seconds(20)
+        while acknowledged.withLock({ $0.count }) <= before.count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         stop.store(true, ordering: .relaxed)
         try await writer.value
         let total = acknowledged.withLock { $0.count }
