@@ -47,7 +47,7 @@ struct Failure {
         case let e as ClientError:
             switch e.code {
             case "not_found": status = .notFound
-            case "not_joined": status = .notEnrolled
+            case "not_joined", "device_copied": status = .notEnrolled
             default: status = .usage
             }
             message = e.message

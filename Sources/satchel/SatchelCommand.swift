@@ -36,6 +36,8 @@ struct SatchelCommand: AsyncParsableCommand {
                  are kept, sync again later
               4  not enrolled: this device never joined, or the server does
                  not know it or revoked it; `satchel join` with a new code
+                 (`satchel join --again` when another machine uses this
+                 device's identity: a copied home)
               5  the server refused the request (a used or expired enrollment
                  code, no access) or answered something that is not Satchel;
                  or a sync finished but the server refused changes (`satchel
