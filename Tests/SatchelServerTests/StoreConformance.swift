@@ -1,6 +1,7 @@
 import Foundation
 import SatchelTestSupport
 import SatchelProtocol
+import Synchronization
 import Testing
 @testable import SatchelServer
 
@@ -8,6 +9,7 @@ import Testing
 /// runs every test below.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
+    case memory
 
     var testDescription: String { rawValue }
 
@@ -17,6 +19,26 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .sqlite:
             let path = dir.file("server.sqlite")
             return (try SQLiteServerStore(path: path), { try SQLiteServerStore(path: path) })
+        case .memory:
+            // As a SQLite file is found again at its path, a memory store is found again by its
+            // directory for the rest of the process: making it again or reopening it gives the
+            // same instance, open.
+            let store = MemoryStores.store(at: dir.file("server.memory"))
+            return (store, { store.reopen() })
+        }
+    }
+}
+
+/// The memory stores of this test process, by the path that stands for their file.
+enum MemoryStores {
+    private static let stores = Mutex<[String: MemoryServerStore]>([:])
+
+    static func store(at path: String) -> MemoryServerStore {
+        stores.withLock { stores in
+            if let store = stores[path] { return store.reopen() }
+            let store = MemoryServerStore()
+            stores[path] = store
+            return store
         }
     }
 }

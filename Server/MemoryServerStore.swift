@@ -1,0 +1,541 @@
+public import SatchelProtocol
+import Synchronization
+
+/// A store held entirely in memory: for tests, the simulation and trying the server out.
+///
+/// Contract difference from the file-backed stores: memory is "durable" only for the lifetime
+/// of the process. Everything a push acknowledges is kept until the process exits, and no
+/// longer. `close()` makes later calls fail with `store_closed`, as for any store; `reopen()`
+/// stands for opening the same store again and returns this same instance, open, with
+/// everything it held. There is no file: `backup(to:)` fails with `backup_failed` and
+/// `sizeOnDisk()` is 0.
+///
+/// The change log and merges run the shared algorithm (`ChangeLogStorage.applyMutation` and
+/// `applyOperatorWrite`) over `MemoryChangeLog`. All state sits behind one lock; a push is
+/// applied to a copy of the log and kept only if it all succeeds, as a transaction would.
+public final class MemoryServerStore: ServerStore {
+    private let state: Mutex<State>
+    /// Wall-clock milliseconds, stamped on changes for retention; injected so tests control it.
+    private let clock: @Sendable () -> Timestamp
+
+    public init(schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = SQLiteServerStore.wallClock) {
+        state = Mutex(State(log: MemoryChangeLog(schema: schema)))
+        self.clock = clock
+    }
+
+    /// Opens the store again after `close()`: the same instance, holding what it held.
+    @discardableResult
+    public func reopen() -> MemoryServerStore {
+        state.withLock { $0.closed = false }
+        return self
+    }
+
+    public func close() {
+        state.withLock { $0.closed = true }
+    }
+
+    /// Runs `body` on the open store's state, under the lock.
+    private func withState<T: Sendable>(_ body: (inout State) throws -> T) throws -> T {
+        try state.withLock { state in
+            guard !state.closed else { throw StoreError(.closed, "the store is closed") }
+            return try body(&state)
+        }
+    }
+
+    // MARK: spaces, users, memberships
+
+    public func createSpace(_ space: SpaceID, now: Timestamp) throws {
+        try withState { s in
+            guard s.spaces[space] == nil else { throw StoreError(.spaceExists, "space '\(space)' already exists") }
+            s.spaces[space] = SpaceRow(createdAt: now)
+        }
+    }
+
+    public func createUser(_ user: UserID, now: Timestamp) throws {
+        try withState { s in
+            guard s.users[user] == nil else { throw StoreError(.userExists, "user '\(user)' already exists") }
+            s.users[user] = UserInfo(id: user, createdAt: now, disabledAt: nil)
+        }
+    }
+
+    public func setRole(_ role: Role?, user: UserID, space: SpaceID) throws {
+        try withState { s in
+            try s.requireSpace(space)
+            try s.requireUser(user)
+            s.memberships[space, default: [:]][user] = role
+        }
+    }
+
+    public func spaces(of user: UserID) throws -> [SpaceAccess] {
+        try withState { $0.spaces(of: user) }
+    }
+
+    public func allSpaces() throws -> [SpaceID] {
+        try withState { s in s.spaces.keys.sorted(by: bytewise(\.rawValue)) }
+    }
+
+    public func setEveryoneReads(_ space: SpaceID, _ everyoneReads: Bool) throws {
+        try withState { s in
+            try s.requireSpace(space)
+            s.spaces[space]!.everyoneReads = everyoneReads
+        }
+    }
+
+    // MARK: enrollment and devices
+
+    public func createEnrollment(codeHash: [UInt8], user: UserID, label: String?, expiresAt: Timestamp, now: Timestamp) throws {
+        try withState { s in
+            try s.requireUser(user)
+            // The code hash is the enrollment's key (the SQLite table's primary key).
+            guard s.enrollments[codeHash] == nil else { throw ConstraintViolation("an enrollment with this code hash already exists") }
+            s.enrollments[codeHash] = Enrollment(user: user, label: label, expiresAt: expiresAt)
+        }
+    }
+
+    public func redeemEnrollment(codeHash: [UInt8], device: DeviceID, label: String?, tokenHash: [UInt8], client: String?, now: Timestamp) throws -> DeviceInfo {
+        try withState { s in
+            guard let enrollment = s.enrollments[codeHash] else {
+                throw StoreError(.enrollmentInvalid, "this enrollment code is not valid; check it, or ask your operator for a new one")
+            }
+            if enrollment.usedAt != nil {
+                throw StoreError(.enrollmentUsed, "this enrollment code was already used; ask your operator for a new one")
+            }
+            if enrollment.expiresAt <= now {
+                throw StoreError(.enrollmentExpired, "this enrollment code has expired; ask your operator for a new one")
+            }
+            // Device ids and token hashes are unique, as the SQLite store's constraints make them.
+            guard s.devices[device] == nil else { throw ConstraintViolation("device '\(device)' already exists") }
+            guard s.deviceByToken[tokenHash] == nil else { throw ConstraintViolation("another device holds this token hash") }
+            let info = DeviceInfo(id: device, user: enrollment.user, label: label ?? enrollment.label ?? device.rawValue,
+                                  client: client, createdAt: now, lastSeenAt: now)
+            s.devices[device] = info
+            s.deviceByToken[tokenHash] = device
+            s.enrollments[codeHash]!.usedAt = now
+            return info
+        }
+    }
+
+    public func device(tokenHash: [UInt8]) throws -> DeviceInfo? {
+        try withState { s in s.deviceByToken[tokenHash].flatMap { s.device($0) } }
+    }
+
+    public func device(_ id: DeviceID) throws -> DeviceInfo? {
+        try withState { $0.device(id) }
+    }
+
+    public func touch(_ device: DeviceID, client: String?, now: Timestamp) throws {
+        try withState { s in
+            // As the SQLite store writes its notes: the latest time wins, a known client is kept.
+            guard var info = s.devices[device] else { return }
+            info.lastSeenAt = max(info.lastSeenAt ?? 0, now)
+            info.client = client ?? info.client
+            s.devices[device] = info
+        }
+    }
+
+    public func revoke(_ device: DeviceID, now: Timestamp) throws {
+        try withState { s in
+            guard s.devices[device] != nil else { throw Self.unknownDevice(device) }
+            s.devices[device]!.revokedAt = s.devices[device]!.revokedAt ?? now
+        }
+    }
+
+    // MARK: operators and the per-device view
+
+    public func createOperatorToken(hash: [UInt8], label: String, now: Timestamp) throws {
+        try withState { s in
+            guard s.operatorTokens[hash] == nil else { throw ConstraintViolation("an operator token with this hash already exists") }
+            s.operatorTokens[hash] = label
+        }
+    }
+
+    public func operatorToken(hash: [UInt8]) throws -> String? {
+        try withState { $0.operatorTokens[hash] }
+    }
+
+    public func devices(of user: UserID?) throws -> [DeviceInfo] {
+        try withState { s in
+            s.devices.keys.compactMap { s.device($0) }
+                .filter { user == nil || $0.user == user }
+                .sorted { a, b in
+                    // By user, then label, then id, compared as SQLite compares text (bytes).
+                    let keys = [(a.user.rawValue, b.user.rawValue), (a.label, b.label), (a.id.rawValue, b.id.rawValue)]
+                    guard let (x, y) = keys.first(where: { $0.0 != $0.1 }) else { return false }
+                    return x.utf8.lexicographicallyPrecedes(y.utf8)
+                }
+        }
+    }
+
+    public func users() throws -> [UserInfo] {
+        try withState { s in s.users.values.sorted(by: bytewise(\.id.rawValue)) }
+    }
+
+    public func disableUser(_ user: UserID, now: Timestamp) throws {
+        try withState { s in
+            try s.requireUser(user)
+            s.users[user]!.disabledAt = s.users[user]!.disabledAt ?? now
+        }
+    }
+
+    public func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) throws {
+        // The latest report replaces the earlier one, as the SQLite store's row does.
+        try withState { $0.cursors[device, default: [:]][space] = PullProgress(cursor: cursor, at: now) }
+    }
+
+    public func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) throws {
+        try withState { s in
+            for r in results {
+                guard let reason = r.rejection else { continue }
+                s.rejections[device, default: []].append(MutationResult(mutation: r.mutation, status: .rejected, version: 0, rejection: reason))
+            }
+        }
+    }
+
+    public func activity(of device: DeviceID) throws -> DeviceActivity {
+        try withState { s in
+            guard let info = s.device(device) else { throw Self.unknownDevice(device) }
+            let progress = s.spaces(of: info.user).map { access in
+                let pulled = s.cursors[device]?[access.space]
+                let cursor = pulled?.cursor ?? 0
+                return DeviceActivity.SpaceProgress(
+                    space: access.space, cursor: cursor, pulledAt: pulled?.at, behind: s.log.changeCount(in: access.space, after: cursor))
+            }
+            let rejected = Array((s.rejections[device] ?? []).reversed().prefix(20))
+            let conflicts = s.log.records
+                .filter { $0.key.collection == .conflicts && !$0.value.deleted && $0.value.values["keptDevice"] == .string(device.rawValue) }
+                .map(\.key)
+            return DeviceActivity(spaces: progress, rejected: rejected, openConflicts: conflicts.sorted())
+        }
+    }
+
+    // MARK: sync
+
+    public func push(_ mutations: [Mutation]) throws -> [MutationResult] {
+        try write(mutations) { try $0.applyMutation($1) }
+    }
+
+    public func operatorWrite(_ mutations: [Mutation]) throws -> [MutationResult] {
+        try write(mutations) { try $0.applyOperatorWrite($1) }
+    }
+
+    /// Applies `mutations` in order to a copy of the log, which replaces the log only when every
+    /// one of them went through: a failure leaves nothing half-applied, as a rolled-back
+    /// transaction would.
+    private func write(_ mutations: [Mutation], _ apply: (inout MemoryChangeLog, Mutation) throws -> MutationResult) throws -> [MutationResult] {
+        let now = clock()
+        return try withState { s in
+            var log = s.log
+            log.now = now
+            let results = try mutations.map { try apply(&log, $0) }
+            s.log = log
+            return results
+        }
+    }
+
+    public func pull(space: SpaceID, after: Version, limit: Int, omitting device: DeviceID?) throws -> EncodedPage {
+        try withState { s in
+            // Changes left out still move the cursor past them: a last page ends at the head.
+            let rows = s.log.changes(in: space, after: after)
+                .lazy.filter { device == nil || $0.asWrittenBy != device }
+                .map { (version: $0.change.version, encoded: $0.encoded) }
+            return s.page(space, after: after, limit: limit, rows)
+        }
+    }
+
+    public func writeState(of device: DeviceID) throws -> DeviceWriteState? {
+        try withState { $0.log.writeState(of: device) }
+    }
+
+    public func head(of space: SpaceID) throws -> (head: Version, horizon: Version) {
+        try withState { s in (s.log.head(of: space), s.log.horizon(of: space)) }
+    }
+
+    public func record(_ key: RecordKey) throws -> RecordState? {
+        try withState { $0.log.record(key) }
+    }
+
+    public func records(in space: SpaceID, collection: CollectionName) throws -> [RecordKey: RecordState] {
+        try withState { s in s.log.records.filter { $0.key.space == space && $0.key.collection == collection } }
+    }
+
+    // MARK: retention and operations
+
+    public func snapshot(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
+        try withState { s in
+            let states = s.log.records.filter { $0.key.space == space && $0.value.version > after }.sorted { $0.value.version < $1.value.version }
+            let rows = states.lazy.map { (version: $0.value.version, encoded: Change(snapshotOf: $0.value, key: $0.key).wireBytes) }
+            return s.page(space, after: after, limit: limit, rows)
+        }
+    }
+
+    public func version(of space: SpaceID, writtenBefore cutoff: Timestamp) throws -> Version {
+        try withState { s in s.log.changes(in: space, after: 0).last { $0.at < cutoff }?.change.version ?? 0 }
+    }
+
+    public func compact(_ space: SpaceID, through version: Version, dryRun: Bool) throws -> CompactionReport {
+        try withState { s in
+            guard s.spaces[space] != nil else {
+                throw StoreError(.unknownSpace, "space '\(space)' does not exist; `satchel-server space list` shows the spaces")
+            }
+            let head = s.log.head(of: space)
+            guard version <= head else {
+                throw StoreError(.beyondHead, "space '\(space)' is at version \(head); it cannot be compacted through \(version)")
+            }
+            // A dry run compacts a copy and reports its counts.
+            var log = s.log
+            let report = log.compact(space, through: version, dryRun: dryRun)
+            if !dryRun { s.log = log }
+            return report
+        }
+    }
+
+    public func requestReset(device: DeviceID, space: SpaceID, now: Timestamp) throws {
+        try withState { s in
+            guard s.devices[device] != nil else { throw Self.unknownDevice(device) }
+            guard s.spaces[space] != nil else {
+                throw StoreError(.unknownSpace, "space '\(space)' does not exist; `satchel-server space list` shows the spaces")
+            }
+            s.forcedResets.insert(DeviceSpace(device: device, space: space))
+        }
+    }
+
+    public func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) throws -> Bool {
+        try withState { s in
+            let key = DeviceSpace(device: device, space: space)
+            return clear ? s.forcedResets.remove(key) != nil : s.forcedResets.contains(key)
+        }
+    }
+
+    /// There is no file to copy: an in-memory store cannot be backed up.
+    public func backup(to path: String) throws {
+        try withState { _ in
+            throw StoreError(.backupFailed, "the in-memory store has no file to back up; use a SQLite store for backups")
+        }
+    }
+
+    /// An in-memory store takes no space on disk.
+    public func sizeOnDisk() throws -> Int64 {
+        try withState { _ in 0 }
+    }
+
+    private static func unknownDevice(_ device: DeviceID) -> StoreError {
+        StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
+    }
+}
+
+/// Orders by a text key as SQLite compares text: byte by byte.
+private func bytewise<T>(_ key: @escaping (T) -> String) -> (T, T) -> Bool {
+    { key($0).utf8.lexicographicallyPrecedes(key($1).utf8) }
+}
+
+/// A uniqueness rule broken (a duplicate key the SQLite store's constraints would refuse).
+struct ConstraintViolation: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+// MARK: state
+
+extension MemoryServerStore {
+    struct SpaceRow: Sendable {
+        var createdAt: Timestamp
+        var everyoneReads = false
+    }
+
+    struct Enrollment: Sendable {
+        var user: UserID
+        var label: String?
+        var expiresAt: Timestamp
+        var usedAt: Timestamp?
+    }
+
+    struct PullProgress: Sendable {
+        var cursor: Version
+        var at: Timestamp
+    }
+
+    struct DeviceSpace: Hashable, Sendable {
+        var device: DeviceID
+        var space: SpaceID
+    }
+
+    /// Everything the store holds, as the SQLite store's tables hold it.
+    struct State: Sendable {
+        var closed = false
+        var log: MemoryChangeLog
+        var spaces: [SpaceID: SpaceRow] = [:]
+        var users: [UserID: UserInfo] = [:]
+        var memberships: [SpaceID: [UserID: Role]] = [:]
+        /// Devices as stored; `userDisabled` is filled in when read (`device(_:)`).
+        var devices: [DeviceID: DeviceInfo] = [:]
+        var deviceByToken: [[UInt8]: DeviceID] = [:]
+        var enrollments: [[UInt8]: Enrollment] = [:]
+        var operatorTokens: [[UInt8]: String] = [:]
+        var cursors: [DeviceID: [SpaceID: PullProgress]] = [:]
+        /// Each device's refusals, oldest first.
+        var rejections: [DeviceID: [MutationResult]] = [:]
+        var forcedResets: Set<DeviceSpace> = []
+
+        func requireSpace(_ space: SpaceID) throws {
+            guard spaces[space] != nil else {
+                throw StoreError(.unknownSpace, "space '\(space)' does not exist; create it with `satchel-server space create \(space)`")
+            }
+        }
+
+        func requireUser(_ user: UserID) throws {
+            guard users[user] != nil else {
+                throw StoreError(.unknownUser, "user '\(user)' does not exist; add it with `satchel-server user add \(user)`")
+            }
+        }
+
+        /// The device with whether its user is disabled now.
+        func device(_ id: DeviceID) -> DeviceInfo? {
+            guard var info = devices[id] else { return nil }
+            info.userDisabled = users[info.user]?.disabledAt != nil
+            return info
+        }
+
+        /// The spaces `user` is a member of or everyone reads, by id; a membership's role wins.
+        func spaces(of user: UserID) -> [SpaceAccess] {
+            spaces.compactMap { id, row -> SpaceAccess? in
+                let role = memberships[id]?[user]
+                guard role != nil || row.everyoneReads else { return nil }
+                return SpaceAccess(space: id, role: role ?? .reader, head: log.head(of: id), horizon: log.horizon(of: id))
+            }.sorted(by: bytewise(\.space.rawValue))
+        }
+
+        /// Up to `limit` of `rows` (ascending versions after `after`), cut by bytes too (always at
+        /// least one), as the SQLite store pages them. A page with nothing after it ends at the
+        /// log's head (versions are shared by all spaces), so even a first pull of an empty space
+        /// ends above 0.
+        func page(_ space: SpaceID, after: Version, limit: Int, _ rows: some Sequence<(version: Version, encoded: [UInt8])>) -> EncodedPage {
+            var taken: [(version: Version, encoded: [UInt8])] = [], bytes = 0, hasMore = false
+            for row in rows {
+                if taken.count == limit || (!taken.isEmpty && bytes + row.encoded.count > SQLiteServerStore.pageBytes) {
+                    hasMore = true
+                    break
+                }
+                taken.append(row)
+                bytes += row.encoded.count
+            }
+            let end = max(log.currentHead(), after)
+            return EncodedPage(encodedChanges: taken.map(\.encoded), cursor: hasMore ? taken.last!.version : end,
+                               hasMore: hasMore, head: log.head(of: space))
+        }
+    }
+}
+
+/// The change log in memory, as storage for the shared algorithm (`ChangeLogStorage`). Unlike
+/// the reference `ChangeLog`, it keeps a horizon per space (compaction is per space), when each
+/// change was written (for retention), and each change's wire encoding (pulls send it as is).
+struct MemoryChangeLog: ChangeLogStorage, Sendable {
+    struct StoredChange: Sendable {
+        var change: Change
+        var encoded: [UInt8]
+        /// When it was written (ms), for retention.
+        var at: Timestamp
+        /// The device whose write it reproduces exactly, left out of that device's pulls.
+        var asWrittenBy: DeviceID?
+    }
+
+    struct CountedWrite: Sendable {
+        var mutation: MutationID
+        var clock: HLC
+    }
+
+    let schema: Schema
+    /// When the changes appended now are written (ms).
+    var now: Timestamp = 0
+    /// The last version handed out in any space; compaction never lowers it.
+    private var lastVersion: Version = 0
+    /// Every record's current state, tombstones included.
+    private(set) var records: [RecordKey: RecordState] = [:]
+    /// Earlier states of each record, oldest first, kept as merge bases.
+    private var history: [RecordKey: [RecordState]] = [:]
+    /// Each space's changes, in version order.
+    private var changes: [SpaceID: [StoredChange]] = [:]
+    private var horizons: [SpaceID: Version] = [:]
+    private var results: [MutationID: (device: DeviceID, result: MutationResult)] = [:]
+    /// Each device's counted writes by counter.
+    private var counters: [DeviceID: [UInt64: CountedWrite]] = [:]
+
+    init(schema: Schema) { self.schema = schema }
+
+    func currentHead() -> Version { lastVersion }
+
+    func result(of mutation: MutationID) -> (device: DeviceID, result: MutationResult)? { results[mutation] }
+
+    func record(_ key: RecordKey) -> RecordState? { records[key] }
+
+    func base(of key: RecordKey, at version: Version) -> RecordState? {
+        guard version > 0, version >= horizon(of: key.space) else { return nil }
+        if let current = records[key], current.version <= version { return current }
+        return history[key]?.last { $0.version <= version }
+    }
+
+    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) {
+        precondition(change.version == lastVersion + 1 && state.version == change.version, "changes must be appended in version order")
+        changes[change.key.space, default: []].append(StoredChange(change: change, encoded: change.wireBytes, at: now, asWrittenBy: device))
+        if let old { history[change.key, default: []].append(old) }
+        records[change.key] = state
+        lastVersion = change.version
+    }
+
+    func mutation(counter: UInt64, of device: DeviceID) -> MutationID? { counters[device]?[counter]?.mutation }
+
+    mutating func saveResult(_ result: MutationResult, of mutation: Mutation, counted: Bool) {
+        results[mutation.id] = (mutation.device, result)
+        if counted { counters[mutation.device, default: [:]][mutation.counter] = CountedWrite(mutation: mutation.id, clock: mutation.clock) }
+    }
+
+    /// The highest counter among the device's counted writes, with that write's clock.
+    func writeState(of device: DeviceID) -> DeviceWriteState? {
+        guard let (counter, write) = counters[device]?.max(by: { $0.key < $1.key }) else { return nil }
+        return DeviceWriteState(counter: counter, clock: write.clock, mutation: write.mutation)
+    }
+
+    func horizon(of space: SpaceID) -> Version { horizons[space] ?? 0 }
+
+    /// The space's latest version: its newest change, or its horizon once compaction dropped that.
+    func head(of space: SpaceID) -> Version { max(changes[space]?.last?.change.version ?? 0, horizon(of: space)) }
+
+    /// The space's changes after `after`, in version order.
+    func changes(in space: SpaceID, after: Version) -> ArraySlice<StoredChange> {
+        let all = changes[space] ?? []
+        // Binary search: versions ascend.
+        var low = 0, high = all.count
+        while low < high {
+            let mid = (low + high) / 2
+            if all[mid].change.version <= after { low = mid + 1 } else { high = mid }
+        }
+        return all[low...]
+    }
+
+    func changeCount(in space: SpaceID, after: Version) -> Int { changes(in: space, after: after).count }
+
+    /// Drops the space's changes at or below `version` (or its horizon, if higher), its tombstones
+    /// at or below it with their history, and merge bases older than the newest one at or below
+    /// it (mutations based on those get stale_base conflicts already, see `base`); then raises
+    /// the horizon. The caller checks the space exists and `version` is within its head.
+    mutating func compact(_ space: SpaceID, through version: Version, dryRun: Bool) -> CompactionReport {
+        let previous = horizon(of: space)
+        let through = max(previous, version)
+        let kept = changes(in: space, after: through)
+        let droppedChanges = (changes[space]?.count ?? 0) - kept.count
+        changes[space] = Array(kept)
+        var droppedHistory = 0
+        let tombstones = records.filter { $0.key.space == space && $0.value.deleted && $0.value.version <= through }.map(\.key)
+        for key in tombstones {
+            records[key] = nil
+            droppedHistory += history.removeValue(forKey: key)?.count ?? 0
+        }
+        for (key, states) in history where key.space == space {
+            guard let newestBase = states.lastIndex(where: { $0.version <= through }) else { continue }
+            droppedHistory += newestBase
+            history[key] = Array(states[newestBase...])
+        }
+        horizons[space] = through
+        return CompactionReport(space: space.rawValue, previousHorizon: previous, horizon: through,
+                                changes: droppedChanges, tombstones: tombstones.count, history: droppedHistory, dryRun: dryRun)
+    }
+}
