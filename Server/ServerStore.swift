@@ -69,7 +69,7 @@ public struct EncodedPage: Sendable {
     }
 }
 
-/// Everything the sync server keeps. Backends (SQLite now, PostgreSQL later) implement it and
+/// Everything the sync server keeps. Backends (SQLite, in memory; PostgreSQL later) implement it and
 /// must pass the conformance suite in `Tests/SatchelServerTests/StoreConformance.swift` unchanged.
 /// Times are passed in (milliseconds since 1970), so tests control them.
 public protocol ServerStore: Sendable {
