@@ -199,12 +199,9 @@ extension SatchelClient {
     func settleOutbox() async throws {
         let transport = try transport()
         let hello = try await transport.hello(HelloRequest(client: Self.clientName))
-        var after: Int64 = 0
-        while true {
-            let batch = try storage.pendingEncoded(
-                after: after, limit: max(1, min(hello.limits.maxMutationsPerPush, 500)), maxBytes: hello.limits.maxPushMutationBytes)
-            if batch.mutations.isEmpty { return }
-            let response = try await transport.push(EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported))
+        var report = SyncReport(), after: Int64 = 0
+        while let batch = try nextPush(after: after, hello, &report) {
+            let response = try await transport.push(batch.push)
             try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
             after = batch.last
         }

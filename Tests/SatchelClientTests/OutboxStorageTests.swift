@@ -59,6 +59,17 @@ import Testing
         #expect(try s.pendingEncoded(after: entries[0].seq, limit: 1).mutations == [entries[1].mutation.wireBytes])
         let end = try s.pendingEncoded(after: entries[2].seq, limit: 5)
         #expect(end.mutations.isEmpty && end.last == entries[2].seq)
+        // Cut by bytes: always the first entry, then only what fits, the SQLite store and the
+        // protocol's default (what the memory store uses) alike.
+        let sizes = entries.map(\.mutation.wireBytes.count)
+        for cut in [sizes[0] - 1, sizes[0] + sizes[1] - 1, sizes[0] + sizes[1]] {
+            let stored = try s.pendingEncoded(after: 0, limit: 10, maxBytes: cut)
+            var memory = MemoryReplicaStorage(device: "d-1")
+            for entry in entries { _ = memory.appendOutbox(OutboxEntry(mutation: entry.mutation, texts: entry.texts)) }
+            let fits = max(1, sizes.indices.filter { sizes[...$0].reduce(0, +) <= cut }.count)
+            #expect(stored.mutations == entries.prefix(fits).map(\.mutation.wireBytes), "cut at \(cut) bytes")
+            #expect(try memory.pendingEncoded(after: 0, limit: 10, maxBytes: cut).mutations == stored.mutations)
+        }
     }
 
     @Test func outboxHeadsMatchTheDecodedEntries() throws {
