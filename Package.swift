@@ -84,9 +84,11 @@ let package = Package(
             ],
             path: "Client", swiftSettings: strict),
 
-        // The deterministic simulation: many devices and the server core over a seeded network.
+        // The deterministic simulation: devices running SyncSession and the server's SyncService
+        // over a MemoryServerStore, on a seeded network.
         .target(
-            name: "SatchelSimulation", dependencies: ["SatchelClient", "SatchelProtocol"],
+            name: "SatchelSimulation",
+            dependencies: ["SatchelClient", "SatchelProtocol", "SatchelServer", .product(name: "Logging", package: "swift-log")],
             path: "Sources/SatchelSimulation", swiftSettings: strict),
 
         .executableTarget(

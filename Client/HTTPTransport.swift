@@ -123,32 +123,39 @@ public final class HTTPTransport: SyncTransport {
             body = try await response.body.collect(upTo: 64 << 20)
         } catch {
             // The answer had begun: the link dropped, or the deadline passed, part way through.
-            throw damaged("\(error)")
+            throw Self.damaged("\(error)", server: baseURL)
         }
         counters.withLock { $0.sent += frame.count; $0.received += body.readableBytes }
+        let features = Set(response.headers["Satchel-Features"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
+        return (try Self.reply(status: Int(response.status.code), body: Array(body.readableBytesView), server: baseURL), features)
+    }
+
+    /// What an answer of the sync routes means: its message, or the `TransportError` for an
+    /// error frame (by status and code), a damaged transfer or something that is not a frame.
+    /// Shared by every transport that carries these routes (the simulation's too).
+    public static func reply(status: Int, body: [UInt8], server: String) throws -> Message {
         let reply: Message
         do {
-            reply = try Frame.decode(Array(body.readableBytesView), maxPayloadBytes: 64 << 20)
+            reply = try Frame.decode(body, maxPayloadBytes: 64 << 20)
         } catch {
             // A frame the link cut or changed, caught by its length, zlib stream or checksum.
-            if Self.damagedInTransit.contains(error.code) { throw damaged(error.code.rawValue) }
-            // Not a frame at all from a failing server or a proxy before it (an error page).
-            // A proxy's error page: the server (or the way to it) cannot serve for now.
-            if response.status.code >= 500 { throw unavailable(code: "http_\(response.status.code)", "it answered HTTP \(response.status.code)") }
-            throw TransportError(.badResponse, "the server at \(baseURL) sent an unreadable answer (HTTP \(response.status.code), \(error.message)); is this a Satchel server?")
+            if damagedInTransit.contains(error.code) { throw damaged(error.code.rawValue, server: server) }
+            // Not a frame at all from a failing server or a proxy before it (an error page):
+            // the server (or the way to it) cannot serve for now.
+            if status >= 500 { throw unavailable(code: "http_\(status)", "it answered HTTP \(status)", server: server) }
+            throw TransportError(.badResponse, "the server at \(server) sent an unreadable answer (HTTP \(status), \(error.message)); is this a Satchel server?")
         }
-        let features = Set(response.headers["Satchel-Features"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
         if case .error(let e) = reply {
-            switch (response.status.code, e.code) {
+            switch (status, e.code) {
             case (401, _): throw TransportError(.unauthorized, code: e.code, e.message)
             case (410, "cursor_expired"): throw TransportError(.cursorExpired, code: e.code, e.message)
             // The server's own trouble (its disk full, shutting down, a failure): nothing of the
             // request was refused, so the writes stay pending and go out on a later sync.
-            case (500..., _): throw unavailable(code: e.code, e.message)
+            case (500..., _): throw unavailable(code: e.code, e.message, server: server)
             default: throw TransportError(.refused, code: e.code, e.message)
             }
         }
-        return (reply, features)
+        return reply
     }
 
     /// Frame errors a cut or corrupted transfer produces. A flipped bit in the header's length
@@ -156,15 +163,15 @@ public final class HTTPTransport: SyncTransport {
     static let damagedInTransit: Set<FrameError.Code> = [.truncated, .checksumMismatch, .corrupt, .decompressionBomb]
 
     /// Link trouble, retried by a later sync: the answer was cut or damaged on its way.
-    func damaged(_ detail: String) -> TransportError {
+    static func damaged(_ detail: String, server: String) -> TransportError {
         TransportError(
             .offline, code: "transfer_damaged",
-            "the answer from the server at \(baseURL) was cut or damaged in transit (\(detail)); your changes are kept, retrying later")
+            "the answer from the server at \(server) was cut or damaged in transit (\(detail)); your changes are kept, retrying later")
     }
 
     /// A transient server condition (HTTP 5xx), retried by a later sync like a missing link.
-    func unavailable(code: String?, _ message: String) -> TransportError {
-        TransportError(.offline, code: code, "the server at \(baseURL) cannot take this now: \(message); your changes are kept and will sync later")
+    static func unavailable(code: String?, _ message: String, server: String) -> TransportError {
+        TransportError(.offline, code: code, "the server at \(server) cannot take this now: \(message); your changes are kept and will sync later")
     }
 
     public func hello(_ request: HelloRequest) async throws -> HelloResponse {

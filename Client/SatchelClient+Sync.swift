@@ -1,4 +1,4 @@
-public import SatchelProtocol
+import SatchelProtocol
 
 extension SatchelClient {
     /// Pushes the outbox, then pulls every space page by page. Each step is one local
@@ -32,165 +32,53 @@ extension SatchelClient {
         }
     }
 
+    /// Runs a `SyncSession` with real I/O: its requests over `transport`, its steps on the store.
     func sync(_ transport: any SyncTransport, pageSize: Int, progress: @Sendable (SyncProgress) -> Void) async throws -> (SyncReport, [SpaceAccess]) {
-        var report = SyncReport()
-        var p = SyncProgress(phase: .connecting, pushed: 0, toPush: try storage.pendingCount(), pulled: 0, toPull: 0, bytesSent: 0, bytesReceived: 0)
-        func bytes() {
+        var session = SyncSession(configuration: .init(pageSize: pageSize, client: Self.clientName), toPush: try storage.pendingCount())
+        var inFlight: (exchange: SyncSession.Exchange, answer: Task<SyncSession.Answer, any Error>)?
+        defer { inFlight?.answer.cancel() }
+        func show(_ session: SyncSession) {
+            var p = session.progress
             if let http = transport as? HTTPTransport { (p.bytesSent, p.bytesReceived) = http.bytes }
+            progress(p)
         }
-        progress(p)
-        let hello = try await transport.hello(HelloRequest(client: Self.clientName, features: [SatchelFeature.deviceState]))
-        try saveSpaces(hello.spaces)
-        try saveLimits(hello.limits)
-        switch try storage.recoverIfWentBack(hello.deviceState, physicalMillis: now()) {
-        case .no: break
-        case .recovered:
-            // Restored from a backup: the server holds writes of this device that its store does
-            // not, and its pulls left them out. Pull everything again; unsent work stays.
-            for space in hello.spaces { try storage.resetSpace(space.space) }
-            report.restored = true
-            report.rebootstrapped = hello.spaces.map(\.space)
-        case .copied:
-            throw ClientError.copied()
-        }
-        report.clock = try storage.settleClock(
-            serverTime: hello.serverTime, maxSkewMillis: hello.limits.maxClockSkewMillis, physicalMillis: now(), serverHolds: hello.deviceState)
-
-        p.phase = .pushing
-        // A push the server fails or refuses whole (a full disk, a limit, an answer damaged on
-        // the way) must not stop the pull: the device still gets everyone else's work. No link
-        // at all (no server code) or a refused token would fail the pull too.
-        var pushFailure: (any Error)?
-        do {
-            try await pushOutbox(transport, hello, &report, &p, progress)
-        } catch let error as TransportError where (error.kind == .offline && error.code == nil) || error.kind == .unauthorized {
-            throw error
-        } catch {
-            pushFailure = error
-        }
-        if report.pushed.copied > 0 { throw ClientError.copied() }
-
-        p.phase = .pulling
-        for space in hello.spaces {
-            if try storage.mustRebootstrap(space.space, horizon: space.horizon) {
-                // Older than the server's history: rebuild the space, keeping unsent work.
-                try storage.resetSpace(space.space)
-                report.rebootstrapped.append(space.space)
-            }
-            p.toPull += max(0, Int(space.head - (try storage.cursor(of: space.space))))
-        }
-        progress(p)
-        for space in hello.spaces {
-            var resets = 0
-            while true {
-                // Syncs run one at a time, so no push of this device is in flight now.
-                // After a failed push the server may hold writes whose answer never came: pull
-                // them back rather than leave them out.
-                let request = try storage.pullRequest(
-                    space.space, horizon: space.horizon, limit: min(pageSize, hello.limits.maxPageSize),
-                    omitOwnAsWritten: hello.asWrittenSupported && pushFailure == nil)
-                let page: PullResponse
-                do {
-                    page = try await transport.pull(request)
-                } catch let error as TransportError where error.kind == .cursorExpired && resets == 0 {
-                    resets += 1
-                    try storage.resetSpace(space.space)
-                    report.rebootstrapped.append(space.space)
-                    continue
-                }
-                do {
-                    try storage.applyPage(page, of: request, physicalMillis: now())
-                } catch is ReplicaGap where resets == 0 {
-                    resets += 1
-                    try storage.resetSpace(space.space)
-                    report.rebootstrapped.append(space.space)
-                    continue
-                }
-                report.pulled += page.changes.count
-                p.pulled += page.changes.count
-                p.toPull = max(p.toPull, p.pulled)
-                bytes()
-                progress(p)
-                if !page.hasMore { break }
-            }
-        }
-        if let pushFailure { throw pushFailure }
-        // Writes made while the pull ran (or requeued with whole text) go out now; writes that
-        // wait for the clock would only be refused again.
-        if try storage.pendingCount() > report.pushed.waitingForClock { try await pushOutbox(transport, hello, &report, &p, progress) }
-        p.phase = .done
-        bytes()
-        progress(p)
-        report.bytesSent = p.bytesSent
-        report.bytesReceived = p.bytesReceived
-        report.openConflicts = try conflicts().count
-        return (report, hello.spaces)
-    }
-
-    /// Pushes the outbox. Batches go one at a time, in order (a later batch may build on an
-    /// earlier one). The next is read and encoded while the server applies the one before, and
-    /// sent as soon as that one is answered: the device records the answer while the server
-    /// applies the next.
-    func pushOutbox(
-        _ transport: any SyncTransport, _ hello: HelloResponse, _ report: inout SyncReport, _ p: inout SyncProgress,
-        _ progress: (SyncProgress) -> Void
-    ) async throws {
-        guard let oldest = try nextPush(after: 0, hello, &report) else { return }
-        var current = oldest
-        var next: (push: EncodedPush, last: Int64)?
-        async let first = transport.push(oldest.push)
-        next = try nextPush(after: current.last, hello, &report)
-        var response = try await first
+        show(session)
         while true {
-            if response.results.contains(where: \.mayBeResent) {
-                // A write sent again whole goes before every batch after it: record the answer
-                // first, then start again from the oldest pending write.
-                try record(response, of: current.push, transport, &report, &p, progress)
-                guard let restart = try nextPush(after: 0, hello, &report) else { return }
-                current = restart
-                response = try await transport.push(current.push)
-                next = try nextPush(after: current.last, hello, &report)
-                continue
+            switch session.next() {
+            case .send(let exchange, let request):
+                inFlight = (exchange, Task { try await Self.send(request, over: transport) })
+            case .run(let step):
+                session.ran(Result { try step.run(on: &storage, physicalMillis: now()) })
+                show(session)
+            case .wait:
+                guard let (exchange, answer) = inFlight else { preconditionFailure("a sync session waits with nothing in flight") }
+                inFlight = nil
+                let outcome = await answer.result
+                if case .success(.hello(let hello)) = outcome {
+                    try saveSpaces(hello.spaces)
+                    try saveLimits(hello.limits)
+                }
+                session.answered(exchange, outcome)
+            case .finished(var report, let spaces):
+                var p = session.progress
+                if let http = transport as? HTTPTransport { (p.bytesSent, p.bytesReceived) = http.bytes }
+                progress(p)
+                report.bytesSent = p.bytesSent
+                report.bytesReceived = p.bytesReceived
+                report.openConflicts = try conflicts().count
+                return (report, spaces)
+            case .failed(let error):
+                throw error
             }
-            guard let following = next else {
-                try record(response, of: current.push, transport, &report, &p, progress)
-                return
-            }
-            async let answer = transport.push(following.push)
-            try record(response, of: current.push, transport, &report, &p, progress)
-            next = try nextPush(after: following.last, hello, &report)
-            current = following
-            response = try await answer
         }
     }
 
-    /// The next push after outbox entry `after`, built from the entries' stored encodings and cut
-    /// by the server's limits; nil when nothing is pending.
-    func nextPush(after: Int64, _ hello: HelloResponse, _ report: inout SyncReport) throws -> (push: EncodedPush, last: Int64)? {
-        let batchSize = max(1, min(hello.limits.maxMutationsPerPush, 500)), maxBytes = hello.limits.maxPushMutationBytes
-        var batch = try storage.pendingEncoded(after: after, limit: batchSize, maxBytes: maxBytes)
-        // A write queued before the server's limits shrank (or resent whole, and grown) that no
-        // push can carry is set aside with the reason, rather than stop every push after it.
-        while batch.mutations.count == 1, batch.mutations[0].count > maxBytes {
-            try storage.setAside(seq: batch.last, ValidationError(
-                .tooLong, "this write is \(batch.mutations[0].count) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes"))
-            report.pushed.rejected += 1
-            batch = try storage.pendingEncoded(after: batch.last, limit: batchSize, maxBytes: maxBytes)
+    static func send(_ request: SyncSession.Request, over transport: any SyncTransport) async throws -> SyncSession.Answer {
+        switch request {
+        case .hello(let hello): .hello(try await transport.hello(hello))
+        case .push(let push): .push(try await transport.push(push))
+        case .pull(let pull): .pull(try await transport.pull(pull))
         }
-        if batch.mutations.isEmpty { return nil }
-        return (EncodedPush(encodedMutations: batch.mutations, reportAsWritten: hello.asWrittenSupported), batch.last)
-    }
-
-    /// Records a push's answers, and shows the progress.
-    func record(
-        _ response: PushResponse, of batch: EncodedPush, _ transport: any SyncTransport, _ report: inout SyncReport, _ p: inout SyncProgress,
-        _ progress: (SyncProgress) -> Void
-    ) throws {
-        let summary = try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
-        report.pushed += summary
-        p.pushed += batch.count - summary.resent
-        if let http = transport as? HTTPTransport { (p.bytesSent, p.bytesReceived) = http.bytes }
-        progress(p)
     }
 
     /// Sends the outbox once under the current identity and records the answers, one batch at a
@@ -199,8 +87,12 @@ extension SatchelClient {
     func settleOutbox() async throws {
         let transport = try transport()
         let hello = try await transport.hello(HelloRequest(client: Self.clientName))
-        var report = SyncReport(), after: Int64 = 0
-        while let batch = try nextPush(after: after, hello, &report) {
+        var after: Int64 = 0
+        while true {
+            let read = SyncSession.Step.readPush(
+                after: after, limit: max(1, min(hello.limits.maxMutationsPerPush, 500)), maxBytes: hello.limits.maxPushMutationBytes,
+                reportAsWritten: hello.asWrittenSupported)
+            guard case .pushRead(let batch?, _) = try read.run(on: &storage, physicalMillis: now()) else { return }
             let response = try await transport.push(batch.push)
             try storage.acknowledge(response.results, serverClock: response.clock, physicalMillis: now())
             after = batch.last

@@ -43,34 +43,26 @@ public enum HTTPAPI {
             }
         }
 
+        let endpoints = SyncEndpoints(service: service)
         router.post("/v1/hello") { request, _ -> Response in
-            await respondFrame(request, service, failures) {
+            await respondFrame(request, endpoints) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
-                guard case .helloRequest(var hello) = try await decode(request, service: service) else { throw wrongMessage("HelloRequest") }
-                hello.features = Set(request.headers[values: satchelFeatures].flatMap { $0.split(separator: ",") }.map { String($0).trimmingSpaces })
-                return Frame.encode(.helloResponse(try await service.hello(hello, device: device)))
+                let body = try await collect(request, limit: service.limits.maxRequestBytes)
+                return try await endpoints.hello(body, features: request.headers[values: satchelFeatures], device: device)
             }
         }
 
         router.post("/v1/push") { request, _ -> Response in
-            await respondFrame(request, service, failures) {
+            await respondFrame(request, endpoints) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
-                let body = try await collect(request, limit: service.limits.maxRequestBytes)
-                let apply: @Sendable () async throws -> [UInt8] = {
-                    guard case .pushRequest(let push) = try decode(body, service: service) else { throw wrongMessage("PushRequest") }
-                    return Frame.encode(.pushResponse(try await service.push(push, device: device)))
-                }
-                // Bulk uploads take turns (memory); a few notes saved while online go straight on.
-                let small = (Frame.declaredPayloadSize(body) ?? .max) <= PushRequest.bulkPayloadBytes
-                return small ? try await apply() : try await service.pushAdmission.run(apply)
+                return try await endpoints.push(try await collect(request, limit: service.limits.maxRequestBytes), device: device)
             }
         }
 
         router.post("/v1/pull") { request, _ -> Response in
-            await respondFrame(request, service, failures) {
+            await respondFrame(request, endpoints) {
                 let device = try await service.authenticate(authorization: request.headers[.authorization])
-                guard case .pullRequest(let pull) = try await decode(request, service: service) else { throw wrongMessage("PullRequest") }
-                return try await service.pull(pull, device: device)
+                return try await endpoints.pull(try await collect(request, limit: service.limits.maxRequestBytes), device: device)
             }
         }
         addAdminRoutes(router, service: service, failures: failures)
@@ -176,10 +168,6 @@ public enum HTTPAPI {
         return Response(status: .ok, headers: [.contentType: "application/vnd.sqlite3"], body: body)
     }
 
-    static func wrongMessage(_ expected: String) -> APIError {
-        APIError(status: 400, code: "wrong_message", "this route takes a \(expected) frame")
-    }
-
     static func collect(_ request: Request, limit: Int, hint: String = "send fewer mutations per push") async throws -> [UInt8] {
         do {
             let buffer = try await request.body.collect(upTo: limit)
@@ -189,37 +177,21 @@ public enum HTTPAPI {
         }
     }
 
-    static func decode(_ request: Request, service: SyncService) async throws -> Message {
-        try decode(try await collect(request, limit: service.limits.maxRequestBytes), service: service)
-    }
-
-    static func decode(_ body: [UInt8], service: SyncService) throws -> Message {
-        service.metrics.frame(direction: "in", sent: body.count, raw: Frame.declaredPayloadSize(body) ?? body.count)
-        do {
-            return try Frame.decode(body, maxPayloadBytes: service.limits.maxPayloadBytes)
-        } catch {
-            let status = error.code == .tooLarge || error.code == .decompressionBomb ? 413 : 400
-            throw APIError(status: status, code: error.code.rawValue, error.message)
-        }
-    }
-
     /// Optional protocol features this server understands (PROTOCOL.md §14).
     static let satchelFeatures = HTTPField.Name("Satchel-Features")!
 
     /// Runs a handler that produces a frame; errors become ErrorResponse frames, or JSON when
     /// the client asked for it with `Accept: application/json` (handy with curl).
-    static func respondFrame(_ request: Request, _ service: SyncService, _ failures: FailureLog, _ body: () async throws -> [UInt8]) async -> Response {
+    static func respondFrame(_ request: Request, _ endpoints: SyncEndpoints, _ body: () async throws -> [UInt8]) async -> Response {
         do {
             let frame = try await body()
-            service.metrics.frame(direction: "out", sent: frame.count, raw: Frame.declaredPayloadSize(frame) ?? frame.count)
-            return Response(status: .ok, headers: [.contentType: frameContentType, satchelFeatures: "\(SatchelFeature.asWritten), \(SatchelFeature.deviceState)"], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
+            return Response(status: .ok, headers: [.contentType: frameContentType, satchelFeatures: SyncEndpoints.features], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
         } catch {
-            let api = failures.answer(error)
+            let failure = endpoints.failure(error)
             if request.headers[.accept]?.contains("application/json") == true {
-                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+                return jsonResponse(status: failure.status, ["error": ["code": failure.error.code, "message": failure.error.message]])
             }
-            let frame = Frame.encode(.error(ErrorResponse(code: api.code, message: api.message)))
-            return Response(status: .init(code: api.status), headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: frame)))
+            return Response(status: .init(code: failure.status), headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: failure.frame)))
         }
     }
 

@@ -328,6 +328,21 @@ private func bytewise<T>(_ key: @escaping (T) -> String) -> (T, T) -> Bool {
     { key($0).utf8.lexicographicallyPrecedes(key($1).utf8) }
 }
 
+// MARK: inspection (tests and the simulation's checkers)
+
+extension MemoryServerStore {
+    /// The stored results of `mutations` (nil for one never stored), with the device that wrote
+    /// each, read under one lock.
+    public func storedResults(_ mutations: [MutationID]) -> [(device: DeviceID, result: MutationResult)?] {
+        state.withLock { s in mutations.map { s.log.result(of: $0) } }
+    }
+
+    /// The changes of `space` still in the log, in version order.
+    public func loggedChanges(in space: SpaceID) -> [Change] {
+        state.withLock { s in s.log.changes(in: space, after: 0).map(\.change) }
+    }
+}
+
 /// A uniqueness rule broken (a duplicate key the SQLite store's constraints would refuse).
 struct ConstraintViolation: Error, CustomStringConvertible {
     let description: String

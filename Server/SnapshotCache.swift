@@ -70,8 +70,9 @@ public final class SnapshotCache: Sendable {
         }
     }
 
-    /// Caches every full page of `space` after the end of its cached chain.
-    func extend(_ space: SpaceID, store: any ServerStore) async throws {
+    /// Caches every full page of `space` after the end of its cached chain (`SyncService.buildSnapshots`
+    /// calls it once writes pause; the simulation at seeded moments).
+    public func extend(_ space: SpaceID, store: any ServerStore) async throws {
         // Read before the pages: a compaction in between labels them with the old horizon, and
         // they are dropped when first asked for, never served after it.
         let horizon = try await store.head(of: space).horizon

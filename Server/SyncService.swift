@@ -71,6 +71,11 @@ public final class SyncService: Sendable {
     /// Exchanges an enrollment code for a new device and its token (shown once, stored hashed).
     public func enroll(code: String, label: String?, client: String?) async throws -> (device: DeviceInfo, token: String) {
         var rng = SystemRandomNumberGenerator()
+        return try await enroll(code: code, label: label, client: client, using: &rng)
+    }
+
+    /// Enrolls with the token and device id drawn from `rng` (the simulation's seeded one).
+    public func enroll(code: String, label: String?, client: String?, using rng: inout some RandomNumberGenerator) async throws -> (device: DeviceInfo, token: String) {
         let token = Credentials.newToken(using: &rng)
         let id = DeviceID(unchecked: "d-" + DeviceID.random(using: &rng).rawValue)
         let label = label.map { String($0.prefix(100)) }

@@ -1,22 +1,27 @@
-import SatchelProtocol
+import SatchelServer
 
-/// A message in flight between a device and the server. `original` is what the sender encoded,
-/// kept only so the receiver can check the codec gave it back unchanged.
+/// A request or an answer in flight between a device and the server, as the bytes of its frame
+/// with what HTTP would carry beside them (route, status, `Satchel-Features`).
 struct Envelope: Sendable {
     var device: Int
+    /// The device's session and the exchange within it.
+    var session: Int
     var exchange: Int
     var toServer: Bool
-    /// Order of sending, to count deliveries that overtook earlier messages.
-    var sendOrder: Int
+    var route: SyncEndpoints.Route
     var bytes: [UInt8]
-    var original: Message
+    /// An answer's HTTP status.
+    var status = 200
+    /// A request's `Satchel-Features` header, or the features an answer names.
+    var features: [String] = []
+    /// Order of sending, to count deliveries that overtook earlier messages.
+    var sendOrder = 0
 }
-
 
 enum SimulationEvent: Sendable {
     case deliver(Envelope)
-    /// The device stops waiting for the answer to `exchange`.
-    case timeout(device: Int, exchange: Int)
+    /// The device stops waiting for the answer to `exchange` of session `session`.
+    case timeout(device: Int, session: Int, exchange: Int)
 }
 
 /// Pending events ordered by time, then by scheduling order: a binary min-heap.

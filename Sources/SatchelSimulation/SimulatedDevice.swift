@@ -1,19 +1,13 @@
 import SatchelClient
 import SatchelProtocol
 
-/// One device: its replica (the real client algorithm on in-memory storage) plus the small sync
-/// state machine around it — push the outbox in batches, then pull pages until none remain.
+/// One device: its store (the real replica algorithm on in-memory storage), its credentials, and
+/// the `SyncSession` running, if a sync is under way.
 struct SimulatedDevice: Sendable {
-    enum Phase: Hashable, Sendable {
-        case idle
-        /// Waiting for the answer to push exchange `exchange`.
-        case pushing(exchange: Int)
-        /// Waiting for the answer to pull exchange `exchange`.
-        case pulling(exchange: Int)
-    }
-
     let index: Int
-    let id: DeviceID
+    /// Given at enrollment (through the server's real enrollment).
+    var id: DeviceID
+    var token = ""
     var replica: MemoryReplicaStorage
     /// How far this device's physical clock is off the simulated time.
     let skewMillis: Int64
@@ -22,32 +16,31 @@ struct SimulatedDevice: Sendable {
     /// A copy of its store taken earlier, as a backup, that a restore puts back.
     var backup: MemoryReplicaStorage?
     var restored = false
-    var phase: Phase = .idle
-    /// The number of the last exchange it started.
-    var exchange = 0
-    /// The pull it waits on an answer to (the page is applied as an answer to it).
-    var pullRequest: PullRequest?
-    /// Re-bootstraps during the current sync, after gaps and after `cursor_expired`; a device
-    /// that keeps needing them gives up the sync.
-    var gapResetsInSync = 0
-    /// Exchanges during the current sync; a sync that never ends is given up (and reported).
-    var exchangesInSync = 0
-    var expiredResetsInSync = 0
-    /// A push of this sync was refused for the device's clock: the rest of the sync only pulls
-    /// (pushing the same writes again would be refused again).
-    var clockRefusedInSync = false
-    /// Set when it gave up a sync because re-bootstrapping did not help.
+    /// Whether the server acknowledged a write of it since the backup was taken.
+    var acknowledgedSinceBackup = false
+
+    /// The sync under way, and its number (answers to an earlier session's requests, which a
+    /// crashed or timed-out session left behind, are dropped as a closed connection drops them).
+    var session: SyncSession?
+    var sessionNumber = 0
+    /// When the current session began (its hello's horizons date from then).
+    var sessionStarted: Int64 = 0
+    /// The exchange of the current session whose answer the device waits for.
+    var waiting: SyncSession.Exchange?
+    /// The pull request in flight, and the push's mutations, by exchange (for the checks).
+    var pulling: [SyncSession.Exchange: PullRequest] = [:]
+    /// Set when syncs keep failing in a way a healed network cannot explain.
     var stuck = false
     /// Cut off from the server until this time.
     var partitionedUntil: Int64 = .min
 
     /// Every mutation it pushed, by id (the exact value the outbox handed out).
     var sent: [MutationID: Mutation] = [:]
-    /// The first answer it got for each mutation it pushed.
+    /// The first answer it read for each mutation it pushed.
     var answers: [MutationID: MutationResult] = [:]
     /// The ids of its writes, in order.
     var written: [MutationID] = []
-    /// Mutations requeued under a new id after a `base_expired` rejection: old id → new id.
+    /// Mutations requeued under a new id (whole text after `base_expired`): old id → new id.
     var resentAs: [MutationID: MutationID] = [:]
 
     /// The latest clock it has observed (pulled changes, push answers) or written: its next
@@ -66,7 +59,7 @@ struct SimulatedDevice: Sendable {
         self.skewMillis = skewMillis
     }
 
-    var isIdle: Bool { phase == .idle }
+    var isIdle: Bool { session == nil }
 
     func isPartitioned(at now: Int64) -> Bool { now < partitionedUntil }
 

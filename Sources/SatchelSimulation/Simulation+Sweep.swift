@@ -9,7 +9,7 @@ extension Simulation {
                 group.addTask {
                     var failing: [SimulationReport] = []
                     for seed in stride(from: 1 + worker, through: count, by: Int(workers)) {
-                        let report = Simulation.verify(seed: seed, configuration: configuration)
+                        let report = await Simulation.verify(seed: seed, configuration: configuration)
                         if !report.problems.isEmpty { failing.append(report) }
                         // Share the cooperative threads with whatever else runs.
                         await Task.yield()

@@ -2,7 +2,9 @@ import SatchelClient
 import SatchelProtocol
 
 /// The random workload: devices create, edit and delete notes (and resolve conflicts by deleting
-/// their records), sync, get cut off and reconnected, while time passes and the server compacts.
+/// their records), sync, get cut off and reconnected, crash, while time passes, the server
+/// compacts, builds snapshot pages, crashes, and operators update the briefing and ask devices
+/// to pull again.
 extension Simulation {
     static let titles = [
         "Z-Park visit", "Suzhou SIP", "Shenzhen robotics", "Chengdu CDHT", "Wuhan optics valley",
@@ -19,29 +21,41 @@ extension Simulation {
     static let decomposedWords = ["cafe\u{301}", "Zu\u{308}rich"]
     static let tagPool = ["ict", "ev", "ai", "health", "beijing", "shanghai", "follow-up", "visited"]
 
-    mutating func runWorkload() {
+    mutating func runWorkload() async {
         let steps = rng.int(configuration.steps)
         report.steps = steps
         for _ in 0..<steps {
-            advance(by: rng.millis(0...150))
+            await advance(by: rng.millis(0...150))
             let d = rng.int(0...devices.count - 1)
             switch rng.int(0...99) {
             case 0..<45: write(d)
-            case 45..<78: startSync(d)
-            case 78..<84: togglePartition(d)
-            case 84..<93: advance(by: rng.millis(500...5_000))
-            case 93..<96: compact()
-            default: for d in devices.indices { startSync(d) }
+            case 45..<76: await startSync(d)
+            case 76..<82: togglePartition(d)
+            case 82..<90: await advance(by: rng.millis(500...5_000))
+            case 90..<93: await compact()
+            case 93..<95: await buildSnapshots()
+            case 95: await requestRebootstrap(d)
+            case 96: await updateBriefing()
+            default: for d in devices.indices { await startSync(d) }
             }
-            if configuration.adversity && rng.chance(0.03) { adversity(rng.int(0...devices.count - 1)) }
+            if configuration.crashes && rng.chance(profile.deviceCrash / 4), devices[d].session != nil {
+                // A crash between steps: whatever the session held in memory is gone.
+                report.deviceCrashes += 1
+                trace("dev-\(d) crashes while syncing")
+                devices[d].session = nil
+                devices[d].waiting = nil
+            }
+            if configuration.crashes && rng.chance(profile.serverCrash / 4) { await restartServer("between requests") }
+            if configuration.adversity && rng.chance(0.05) { await adversity(rng.int(0...devices.count - 1)) }
         }
     }
 
     /// Something an unlucky user or a hostile co-member does to device `d`.
-    mutating func adversity(_ d: Int) {
+    mutating func adversity(_ d: Int) async {
         switch rng.int(0...3) {
-        case 0 where !devices[d].restored:
+        case 0 where !devices[d].restored && devices[d].backup == nil:
             devices[d].backup = devices[d].replica
+            devices[d].acknowledgedSinceBackup = false
             trace("dev-\(d)'s store is backed up")
         case 1:
             restore(d)
@@ -51,14 +65,15 @@ extension Simulation {
             let fixed = devices[d].wrongDateMillis == 0
             trace("dev-\(d)'s date is \(fixed ? "fixed" : "set a year ahead")")
         default:
-            replayIDs(d)
+            await replayIDs(d)
         }
     }
 
     /// Puts device `d`'s store back to its backup, as a restore from backup does: writes made
     /// since are gone from the device (only those the server acknowledged must survive).
     mutating func restore(_ d: Int) {
-        guard let backup = devices[d].backup, devices[d].isIdle else { return }
+        // Only a restore that loses acknowledged writes tests anything: wait for one.
+        guard let backup = devices[d].backup, devices[d].isIdle, devices[d].acknowledgedSinceBackup else { return }
         // A restored machine has no request in flight.
         guard !queue.contains(where: { if case .deliver(let e) = $0 { e.device == d } else { false } }) else { return }
         devices[d].replica.restore(from: backup)
@@ -75,26 +90,27 @@ extension Simulation {
 
     /// Device `d`, as a hostile co-member, pushes notes of its own under ids another device's
     /// writes used: each must be refused (`mutation_id_taken`) and change nothing.
-    mutating func replayIDs(_ d: Int) {
-        let theirs = server.log.changes.suffix(20).compactMap(\.mutation).filter { id in
-            devices.indices.contains { $0 != d && devices[$0].sent[id] != nil }
-        }
+    mutating func replayIDs(_ d: Int) async {
+        let theirs = acknowledged.filter { $0.value.device != d }.keys.sorted().suffix(20)
         guard !theirs.isEmpty else { return }
-        let head = server.log.head
+        let head = (try? store.head(of: Self.space).head) ?? 0
         let forged = theirs.map { id in
             Mutation(id: id, device: devices[d].id, counter: 1 << 40, clock: HLC(millis: now, counter: 0),
                      key: RecordKey(space: Self.space, collection: .notes, record: RecordID.random(using: &rng)), baseVersion: 0,
                      operation: .create, changes: ["title": .set(.string("forged"))])
         }
-        guard case .pushResponse(let answer) = server.handle(.pushRequest(PushRequest(mutations: forged)), from: devices[d].id, physicalMillis: now) else {
-            return problem("server", "a replayed push got no push answer")
+        let answer = await endpoints.answer(.push, authorization: "Bearer \(devices[d].token)", body: Frame.encode(.pushRequest(PushRequest(mutations: forged))))
+        guard case .pushResponse(let response)? = try? HTTPTransport.reply(status: answer.status, body: answer.frame, server: "sim") else {
+            return problem("server", "a replayed push got no push answer (HTTP \(answer.status))")
         }
-        for result in answer.results where result.rejection?.code != .mutationIDTaken {
+        for result in response.results where result.rejection?.code != .mutationIDTaken {
             problem("exactly-once", "dev-\(d) replayed another device's id \(result.mutation) and was answered \(result.status.rawValue) \(result.rejection.map { "\($0)" } ?? "")")
         }
-        if server.log.head != head { problem("exactly-once", "replayed ids changed the log (head \(head) → \(server.log.head))") }
-        report.replayedIDsRefused += answer.results.count
+        let after = (try? store.head(of: Self.space).head) ?? 0
+        if after != head { problem("exactly-once", "replayed ids changed the log (head \(head) → \(after))") }
+        report.replayedIDsRefused += response.results.count
         trace("dev-\(d) replays \(forged.count) ids of other devices")
+        await checkAcknowledged()
     }
 
     /// One local write on device `d`, chosen among what it can see.
@@ -248,13 +264,4 @@ extension Simulation {
         }
     }
 
-    /// The server compacts its log: changes, tombstones and merge bases through a recent version
-    /// go, and older cursors get `cursor_expired`.
-    mutating func compact() {
-        guard configuration.compaction, server.log.head > 0 else { return }
-        let through = max(server.log.horizon, server.log.head - rng.millis(0...20))
-        server.log.compact(through: through)
-        report.compactions += 1
-        trace("server compacts through \(through)")
-    }
 }

@@ -1,19 +1,27 @@
+import Synchronization
+import Logging
 import SatchelClient
 import SatchelProtocol
+import SatchelServer
 
-/// A deterministic simulation of Satchel sync: N devices running the real client algorithm
-/// (`Replica` over `MemoryReplicaStorage`) and the server core (`ChangeLog`), talking in frames
-/// over a simulated network that drops, delays (so reorders), duplicates and partitions, all
-/// driven by one discrete-event loop and one seed. After a random workload the network heals,
-/// every device syncs until nothing moves, and the checks compare everyone with the server.
+/// A deterministic simulation of Satchel sync running the code we ship: the server is
+/// `SyncService` over a `MemoryServerStore` behind the same request handling as the HTTP routes
+/// (`SyncEndpoints`), and each device runs `SyncSession` (the state machine `SatchelClient.sync`
+/// drives) over `MemoryReplicaStorage`, with answers read as `HTTPTransport` reads them. Between
+/// them a simulated network drops, delays (so reorders), duplicates and partitions; devices and
+/// the server crash at seeded moments. One discrete-event loop and one seed drive everything.
+/// Checkers run at every server step (what was acknowledged stays stored, with the same answer),
+/// and after a random workload the network heals, every device syncs until nothing moves, and
+/// the final checks compare everyone with the server.
 ///
 /// ```swift
-/// let report = Simulation.verify(seed: 42)   // runs twice: the second run checks determinism
-/// print(report)                               // counters and problems; replay with the same seed
+/// let report = await Simulation.verify(seed: 42)   // runs twice: the second run checks determinism
+/// print(report)                                     // counters and problems; replay with the same seed
 /// ```
 public struct Simulation: Sendable {
-    /// The one space every device writes to.
+    /// The space every device writes to, and the reference space operators write (everyone reads).
     static let space: SpaceID = "mission"
+    static let briefing: SpaceID = "briefing"
     /// Simulated time starts here (2026-01-01T00:00:00Z), in milliseconds.
     static let epoch: Int64 = 1_767_225_600_000
 
@@ -23,28 +31,50 @@ public struct Simulation: Sendable {
         var dropResponse = 0.0
         var duplicate = 0.0
         var delay = 0.0
+        var deviceCrash = 0.0
+        var serverCrash = 0.0
     }
 
     let configuration: SimulationConfiguration
     var rng: SeededGenerator
     var report: SimulationReport
-    var server = SimulatedServer()
+    /// The simulated time as the server reads it (its store and service take a clock).
+    let clock = SimulationClock(SimulationClock.start)
+    let store: MemoryServerStore
+    /// The server process: rebuilt over the same store when it crashes.
+    var endpoints: SyncEndpoints
     var devices: [SimulatedDevice] = []
     var queue = EventQueue()
-    var now: Int64 = Simulation.epoch
-    /// Drops, long delays and partitions happen only while this is on (off once healing starts).
+    var now: Int64 = Simulation.epoch {
+        didSet { clock.set(now) }
+    }
+    /// Drops, long delays, partitions and crashes happen only while this is on (off once healing starts).
     var faultsActive: Bool
     var profile = FaultProfile()
     var digest = Digest()
     var sendOrder = 0
     var lastDeliveredToServer = -1
     var lastDeliveredToDevice: [Int] = []
+    /// Every answer a device accepted for a write it sent, not refused: the per-step checker's list.
+    var acknowledged: [MutationID: Acknowledged] = [:]
+    /// When the server last compacted.
+    var lastCompaction: Int64 = .min
+    /// Operator writes to the briefing so far.
+    var briefingWrites = 0
+
+    struct Acknowledged: Sendable {
+        var device: Int
+        var key: RecordKey
+        var result: MutationResult
+    }
 
     init(seed: UInt64, configuration: SimulationConfiguration) {
         self.configuration = configuration
         self.rng = SeededGenerator(seed: seed)
         self.report = SimulationReport(seed: seed)
         self.faultsActive = configuration.faults
+        store = MemoryServerStore(clock: clock.read)
+        endpoints = Self.boot(store, clock: clock, snapshotPageSize: 4)
         let count = rng.int(configuration.deviceCount)
         let skew = rng.chance(0.2) ? max(0, configuration.maxClockSkewMillis) : min(2_000, max(0, configuration.maxClockSkewMillis))
         devices = (0..<count).map { SimulatedDevice(index: $0, skewMillis: rng.millis(-skew...skew)) }
@@ -55,22 +85,36 @@ public struct Simulation: Sendable {
             profile.duplicate = Double.random(in: 0...configuration.maxDuplicateChance, using: &rng)
             profile.delay = Double.random(in: 0...configuration.maxDelayChance, using: &rng)
         }
+        if configuration.crashes {
+            profile.deviceCrash = Double.random(in: 0...configuration.maxDeviceCrashChance, using: &rng)
+            profile.serverCrash = Double.random(in: 0...configuration.maxServerCrashChance, using: &rng)
+        }
         report.devices = count
     }
 
-    /// Runs one seed: workload, heal, checks. Never traps on a wrong outcome: problems are reported.
-    public static func run(seed: UInt64, configuration: SimulationConfiguration = .default) -> SimulationReport {
+    /// A server process over `store`: the service with its own clock, snapshot cache and live hub.
+    static func boot(_ store: MemoryServerStore, clock: SimulationClock, snapshotPageSize: Int) -> SyncEndpoints {
+        let service = SyncService(
+            store: store, snapshots: SnapshotCache(pageSize: snapshotPageSize),
+            logger: Logger(label: "satchel-sim", factory: { _ in SwiftLogNoOpLogHandler() }), now: clock.read)
+        return SyncEndpoints(service: service)
+    }
+
+    /// Runs one seed: provisioning, workload, heal, checks. Never traps on a wrong outcome:
+    /// problems are reported.
+    public static func run(seed: UInt64, configuration: SimulationConfiguration = .default) async -> SimulationReport {
         var sim = Simulation(seed: seed, configuration: configuration)
-        sim.runWorkload()
-        sim.heal()
-        sim.check()
-        return sim.finish()
+        await sim.provision()
+        await sim.runWorkload()
+        await sim.heal()
+        await sim.check()
+        return await sim.finish()
     }
 
     /// Runs one seed twice and adds a `determinism` problem if the two reports differ.
-    public static func verify(seed: UInt64, configuration: SimulationConfiguration = .default) -> SimulationReport {
-        var first = run(seed: seed, configuration: configuration)
-        let second = run(seed: seed, configuration: configuration)
+    public static func verify(seed: UInt64, configuration: SimulationConfiguration = .default) async -> SimulationReport {
+        var first = await run(seed: seed, configuration: configuration)
+        let second = await run(seed: seed, configuration: configuration)
         if first != second {
             var what: [String] = []
             if first.digest != second.digest { what.append("digest \(String(first.digest, radix: 16)) vs \(String(second.digest, radix: 16))") }
@@ -81,10 +125,10 @@ public struct Simulation: Sendable {
         return first
     }
 
-    mutating func finish() -> SimulationReport {
-        report.serverHead = server.log.head
+    mutating func finish() async -> SimulationReport {
+        report.serverHead = (try? store.head(of: Self.space).head) ?? -1
         report.elapsedMillis = now - Self.epoch
-        report.conflictRecords = server.log.records.keys.filter { $0.collection == .conflicts }.count
+        report.conflictRecords = (try? store.records(in: Self.space, collection: .conflicts).count) ?? -1
         digest.mix(report.serverHead)
         report.digest = digest.value
         return report
@@ -112,82 +156,84 @@ public struct Simulation: Sendable {
     // MARK: The event loop
 
     /// Processes every event due up to `now + millis`, then sets the clock there.
-    mutating func advance(by millis: Int64) {
+    mutating func advance(by millis: Int64) async {
         let target = now + millis
         while let (time, event) = queue.pop(notAfter: target) {
             now = max(now, time)
-            process(event)
+            await process(event)
         }
         now = target
     }
 
     /// Processes events until none remain (bounded: a run that never settles is a problem).
-    mutating func drain() {
+    mutating func drain() async {
         var budget = 200_000
         while let (time, event) = queue.pop(notAfter: .max) {
             now = max(now, time)
-            process(event)
+            await process(event)
             budget -= 1
             if budget == 0 { return problem("convergence", "the event queue did not drain after 200,000 events") }
         }
     }
 
-    /// Processes events until device `d` is idle again; false (and a problem) if it never is.
-    mutating func runUntilIdle(_ d: Int) -> Bool {
+    /// Processes events until device `d` has no sync running; false (and a problem) if it never ends.
+    mutating func runUntilIdle(_ d: Int) async -> Bool {
         var budget = 20_000
-        while !devices[d].isIdle, let (time, event) = queue.pop(notAfter: .max) {
+        while devices[d].session != nil, let (time, event) = queue.pop(notAfter: .max) {
             now = max(now, time)
-            process(event)
+            await process(event)
             budget -= 1
             if budget == 0 {
                 problem("convergence", "dev-\(d) did not finish a sync within 20,000 events on a healed network")
                 return false
             }
         }
+        if devices[d].session != nil {
+            problem("convergence", "dev-\(d) waits on an answer that can no longer come")
+            devices[d].session = nil
+            return false
+        }
         return true
     }
 
-    mutating func process(_ event: SimulationEvent) {
+    mutating func process(_ event: SimulationEvent) async {
         switch event {
         case .deliver(let envelope):
-            deliver(envelope)
-        case .timeout(let d, let exchange):
-            switch devices[d].phase {
-            case .pushing(exchange), .pulling(exchange):
-                devices[d].phase = .idle
-                devices[d].failedSinceReset += 1
-                report.timeouts += 1
-                trace("dev-\(d) gives up on exchange \(exchange)")
-            default:
-                break
-            }
+            await deliver(envelope)
+        case .timeout(let d, let session, let exchange):
+            guard devices[d].sessionNumber == session, devices[d].waiting == exchange else { return }
+            report.timeouts += 1
+            trace("dev-\(d) gives up on exchange \(exchange)")
+            await answered(d, exchange, .failure(TransportError(.offline, "the simulated server did not answer in time")))
         }
     }
 
     // MARK: The network
 
-    /// Encodes `message` and puts it on the wire, where it may be lost, held back or doubled.
-    mutating func send(_ message: Message, device d: Int, exchange: Int, toServer: Bool) {
-        let compression: Frame.Compression = rng.chance(configuration.compressionChance) ? .default : .none
-        let bytes = Frame.encode(message, compression: compression)
+    /// Puts `envelope` on the wire, where it may be lost, held back or doubled.
+    mutating func transmit(_ envelope: Envelope) {
         report.messagesSent += 1
         digest.mix(now)
-        digest.mix(bytes)
-        let order = sendOrder
+        digest.mix(envelope.bytes)
+        var envelope = envelope
+        envelope.sendOrder = sendOrder
         sendOrder += 1
-        let direction = toServer ? "dev-\(d) → server" : "server → dev-\(d)"
+        let d = envelope.device
+        let direction = envelope.toServer ? "dev-\(d) → server" : "server → dev-\(d)"
         if devices[d].isPartitioned(at: now) {
             report.partitionDrops += 1
-            trace("\(direction) #\(exchange) lost (partitioned)")
+            trace("\(direction) #\(envelope.exchange) lost (partitioned)")
             return
         }
-        if faultsActive && rng.chance(toServer ? profile.dropRequest : profile.dropResponse) {
+        if faultsActive && rng.chance(envelope.toServer ? profile.dropRequest : profile.dropResponse) {
             report.dropped += 1
-            trace("\(direction) #\(exchange) dropped")
+            trace("\(direction) #\(envelope.exchange) dropped")
             return
         }
         var copies = 1
-        if rng.chance(profile.duplicate) {
+        // A request sent twice (a retrying proxy) reaches the server twice; a device reads one
+        // answer per request, as over HTTP.
+        if envelope.toServer && rng.chance(profile.duplicate) {
             copies = 2
             report.duplicated += 1
         }
@@ -197,13 +243,12 @@ public struct Simulation: Sendable {
                 latency += rng.millis(100...3_000)
                 report.delayed += 1
             }
-            trace("\(direction) #\(exchange)\(copy > 0 ? " (duplicate)" : "") arrives in \(latency) ms")
-            let envelope = Envelope(device: d, exchange: exchange, toServer: toServer, sendOrder: order, bytes: bytes, original: message)
+            trace("\(direction) #\(envelope.exchange) \(envelope.route.rawValue)\(copy > 0 ? " (duplicate)" : "") arrives in \(latency) ms")
             queue.schedule(.deliver(envelope), at: now + latency)
         }
     }
 
-    mutating func deliver(_ envelope: Envelope) {
+    mutating func deliver(_ envelope: Envelope) async {
         let d = envelope.device
         if devices[d].isPartitioned(at: now) {
             report.partitionDrops += 1
@@ -213,44 +258,20 @@ public struct Simulation: Sendable {
         if envelope.toServer {
             if envelope.sendOrder < lastDeliveredToServer { report.reordered += 1 }
             lastDeliveredToServer = max(lastDeliveredToServer, envelope.sendOrder)
+            await serve(envelope)
         } else {
             if envelope.sendOrder < lastDeliveredToDevice[d] { report.reordered += 1 }
             lastDeliveredToDevice[d] = max(lastDeliveredToDevice[d], envelope.sendOrder)
-        }
-        let message: Message
-        do {
-            message = try Frame.decode(envelope.bytes, maxPayloadBytes: server.limits.maxPayloadBytes)
-        } catch {
-            return problem("codec", "a \(envelope.original.type) frame of \(envelope.bytes.count) bytes did not decode: \(error)")
-        }
-        if message != envelope.original {
-            problem("codec", "a \(envelope.original.type) frame decoded to another message than was encoded")
-        }
-        if envelope.toServer {
-            let answer = server.handle(message, from: devices[d].id, physicalMillis: now)
-            trace("server answers dev-\(d) #\(envelope.exchange): \(Self.summary(answer))")
-            send(answer, device: d, exchange: envelope.exchange, toServer: false)
-        } else {
-            receive(message, device: d, exchange: envelope.exchange)
+            await receive(envelope)
         }
     }
+}
 
-    static func summary(_ message: Message) -> String {
-        switch message {
-        case .pushResponse(let r):
-            return "results " + r.results.map { r in
-                let extra = r.rejection.map { " \($0.code)" } ?? (r.conflicts.isEmpty ? "" : " +\(r.conflicts.count) conflicts")
-                return "\(r.mutation)=\(r.status.rawValue) v\(r.version)\(extra)"
-            }.joined(separator: ", ") + " clock \(r.clock)"
-        case .pullResponse(let p):
-            let changes = p.changes.map { c in
-                "v\(c.version)(prev \(c.previousVersion)) \(c.key.collection)/\(c.key.record) \(c.kind.rawValue) [\(c.fields.keys.sorted().map(\.rawValue).joined(separator: ","))] by \(c.mutation?.rawValue ?? "-")"
-            }
-            return "page [\(changes.joined(separator: "; "))] cursor \(p.cursor) hasMore \(p.hasMore) head \(p.head)"
-        case .error(let e):
-            return "error \(e.code)"
-        default:
-            return "message type \(message.type)"
-        }
-    }
+/// The simulated time, readable by the server's store and service (they take a clock closure).
+final class SimulationClock: Sendable {
+    static let start = Simulation.epoch
+    private let millis: Mutex<Int64>
+    init(_ start: Int64) { millis = Mutex(start) }
+    func set(_ value: Int64) { millis.withLock { $0 = value } }
+    var read: @Sendable () -> Int64 { { [self] in millis.withLock { $0 } } }
 }

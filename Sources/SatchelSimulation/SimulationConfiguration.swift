@@ -36,6 +36,14 @@ public struct SimulationConfiguration: Hashable, Sendable {
     /// date is set a year ahead and later fixed, or it pushes writes under ids another device
     /// used (a co-member replaying ids seen in a pull).
     public var adversity = true
+    /// Devices crash (a sync's state in memory is lost; the store keeps every step before) and
+    /// the server crashes and restarts over its store (before or after applying a request,
+    /// whose answer is then lost), at seeded moments.
+    public var crashes = true
+    /// Highest chance that a device crashes before one step of a sync.
+    public var maxDeviceCrashChance = 0.02
+    /// Highest chance that the server crashes on one request.
+    public var maxServerCrashChance = 0.03
     /// Keep a line per event in `SimulationReport.trace` (for replaying one seed).
     public var trace = false
 

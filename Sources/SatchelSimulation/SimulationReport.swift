@@ -43,13 +43,16 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     /// Messages lost because their device was cut off from the server.
     public var partitionDrops = 0
     public var timeouts = 0
-    /// Push answers that arrived after the device stopped waiting for them (or a second copy).
-    public var latePushResponses = 0
-    /// Pull answers discarded because the device no longer waited for them.
-    public var stalePullResponses = 0
+    /// Answers that arrived after the device stopped waiting for them (a timed-out or crashed
+    /// session's, or the second copy of a duplicated request's): dropped, as a closed connection's.
+    public var staleAnswers = 0
 
     // Sync.
     public var syncs = 0
+    public var finishedSyncs = 0
+    public var failedSyncs = 0
+    /// Syncs that ended with the device's clock too far ahead (its writes wait).
+    public var clockWaits = 0
     public var pushes = 0
     public var pulls = 0
     /// Pulls that asked the server to leave out the device's own writes applied as written.
@@ -71,6 +74,13 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     public var restamped = 0
     public var replayedIDsRefused = 0
     public var compactions = 0
+    /// Crashes: devices (a sync's memory lost) and the server (restarted over its store).
+    public var deviceCrashes = 0
+    public var serverCrashes = 0
+    /// Runs of the snapshot builder, operators' re-bootstrap requests and briefing updates.
+    public var snapshotBuilds = 0
+    public var operatorResets = 0
+    public var briefingUpdates = 0
     public var cursorExpired = 0
     public var resets = 0
     public var gaps = 0
@@ -89,8 +99,9 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
         var lines = [
             "seed \(seed): \(devices) devices, \(steps) steps, \(elapsedMillis) ms simulated, head \(serverHead), digest \(String(digest, radix: 16))",
             "  writes \(writes) (creates \(creates), shared \(sharedCreates), patches \(patches), deletes \(deletes), conflict deletes \(conflictDeletes))",
-            "  network: sent \(messagesSent), dropped \(dropped), duplicated \(duplicated), delayed \(delayed), reordered \(reordered), partitions \(partitions) (lost \(partitionDrops)), timeouts \(timeouts), late push answers \(latePushResponses), stale pull answers \(stalePullResponses)",
-            "  sync: \(syncs) syncs, \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls (\(pullsOmittingOwn) leaving out own writes), merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
+            "  network: sent \(messagesSent), dropped \(dropped), duplicated \(duplicated), delayed \(delayed), reordered \(reordered), partitions \(partitions) (lost \(partitionDrops)), timeouts \(timeouts), stale answers \(staleAnswers)",
+            "  sync: \(syncs) syncs (\(finishedSyncs) finished, \(failedSyncs) failed, \(clockWaits) waiting for the clock), \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls (\(pullsOmittingOwn) leaving out own writes), merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
+            "  crashes: devices \(deviceCrashes), server \(serverCrashes); operators: snapshot builds \(snapshotBuilds), re-bootstrap requests \(operatorResets), briefing updates \(briefingUpdates)",
             "  adversity: restores \(restores) (recovered \(restoreRecoveries)), wrong dates \(wrongDates) (writes stamped again \(restamped)), replayed ids refused \(replayedIDsRefused)",
         ]
         if problems.isEmpty {

@@ -35,7 +35,7 @@ while !args.isEmpty {
 if let seed = single {
     var configuration = SimulationConfiguration.default
     configuration.trace = trace
-    let report = Simulation.verify(seed: seed, configuration: configuration)
+    let report = await Simulation.verify(seed: seed, configuration: configuration)
     if trace { print(report.trace.joined(separator: "\n")) }
     print(report)
     exit(report.problems.isEmpty ? 0 : 1)

@@ -2,18 +2,19 @@ import Foundation
 import SatchelSimulation
 import Testing
 
-/// The deterministic simulation (`SatchelSimulation`): devices running the real client algorithm
-/// against the server core over a network that drops, delays, duplicates and partitions.
+/// The deterministic simulation (`SatchelSimulation`): devices running `SyncSession` (the client's
+/// shipped sync) against `SyncService` over a `MemoryServerStore`, on a network that drops,
+/// delays, duplicates and partitions, with devices and the server crashing.
 ///
 /// Replay one seed with its full event trace:
 /// `SATCHEL_SIM_SEED=<seed> swift test --skip-build --filter SimulationTests`
 /// (with `SATCHEL_SIM_TRACE=<file>` the trace goes to that file)
 @Suite struct SimulationTests {
-    /// Seeds of the main sweep; each runs twice (the second run checks determinism). 500 in this
-    /// debug build (about 30 s); `make sim` and CI sweep 2,000 in a release build.
+    /// Seeds of the main sweep; each runs twice (the second run checks determinism). 300 in this
+    /// debug build (about 50 s); `make sim` and CI sweep 2,000 in a release build.
     /// `SATCHEL_SIM_SEEDS=<n>` runs seeds 1...n instead.
     static var seedCount: UInt64 {
-        ProcessInfo.processInfo.environment["SATCHEL_SIM_SEEDS"].flatMap { UInt64($0) } ?? 500
+        ProcessInfo.processInfo.environment["SATCHEL_SIM_SEEDS"].flatMap { UInt64($0) } ?? 300
     }
 
     /// The configuration of every run.
@@ -27,7 +28,7 @@ import Testing
         if let seed = Self.replaySeed {
             var configuration = Self.configuration
             configuration.trace = true
-            let report = Simulation.verify(seed: seed, configuration: configuration)
+            let report = await Simulation.verify(seed: seed, configuration: configuration)
             // SATCHEL_SIM_TRACE=<file> writes the trace there (a long one can be mangled on stdout).
             if let file = ProcessInfo.processInfo.environment["SATCHEL_SIM_TRACE"] {
                 try? report.trace.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
@@ -48,10 +49,10 @@ import Testing
             """)
     }
 
-    @Test func simulationExercisesTheFaults() {
+    @Test func simulationExercisesTheFaults() async {
         var total = SimulationReport(seed: 0)
         for seed in UInt64(1)...200 {
-            let r = Simulation.run(seed: seed)
+            let r = await Simulation.run(seed: seed)
             total.writes += r.writes
             total.sharedCreates += r.sharedCreates
             total.patches += r.patches
@@ -64,7 +65,14 @@ import Testing
             total.partitions += r.partitions
             total.partitionDrops += r.partitionDrops
             total.timeouts += r.timeouts
-            total.latePushResponses += r.latePushResponses
+            total.staleAnswers += r.staleAnswers
+            total.deviceCrashes += r.deviceCrashes
+            total.serverCrashes += r.serverCrashes
+            total.snapshotBuilds += r.snapshotBuilds
+            total.operatorResets += r.operatorResets
+            total.briefingUpdates += r.briefingUpdates
+            total.finishedSyncs += r.finishedSyncs
+            total.failedSyncs += r.failedSyncs
             total.repushedMutations += r.repushedMutations
             total.merged += r.merged
             total.conflictResults += r.conflictResults
@@ -80,7 +88,6 @@ import Testing
             total.pullsOmittingOwn += r.pullsOmittingOwn
             total.creates += r.creates
             total.steps += r.steps
-            total.stalePullResponses += r.stalePullResponses
             total.restores += r.restores
             total.restoreRecoveries += r.restoreRecoveries
             total.wrongDates += r.wrongDates
@@ -94,7 +101,10 @@ import Testing
         #expect(total.duplicated > 0, "no message was duplicated")
         #expect(total.delayed > 0 && total.reordered > 0, "no message was delayed past another")
         #expect(total.partitions > 0 && total.partitionDrops > 0, "no partition cut a message")
-        #expect(total.timeouts > 0 && total.latePushResponses > 0, "no exchange timed out and answered late")
+        #expect(total.timeouts > 0 && total.staleAnswers > 0, "no exchange timed out and answered late")
+        #expect(total.deviceCrashes > 0 && total.serverCrashes > 0, "nothing crashed")
+        #expect(total.snapshotBuilds > 0 && total.operatorResets > 0 && total.briefingUpdates > 0, "no operator work ran")
+        #expect(total.finishedSyncs > 0 && total.failedSyncs > 0, "syncs never finished, or never failed")
         #expect(total.repushedMutations > 0, "no mutation was pushed twice")
         #expect(total.merged > 0, "no concurrent edit merged")
         #expect(total.pullsOmittingOwn > 0, "no pull left out the device's own writes")
@@ -105,11 +115,11 @@ import Testing
         #expect(total.replayedIDsRefused > 0, "no device replayed another's mutation ids")
     }
 
-    @Test func aSeedReplaysIdentically() {
-        let a = Simulation.run(seed: 7)
-        let b = Simulation.run(seed: 7)
+    @Test func aSeedReplaysIdentically() async {
+        let a = await Simulation.run(seed: 7)
+        let b = await Simulation.run(seed: 7)
         #expect(a == b)
         #expect(a.messagesSent > 0)
-        #expect(Simulation.run(seed: 8).digest != a.digest)
+        #expect(await Simulation.run(seed: 8).digest != a.digest)
     }
 }
