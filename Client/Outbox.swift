@@ -9,7 +9,7 @@ public struct OutboxEntry: Hashable, Sendable {
         /// showing the write meanwhile.
         case acknowledged(version: Version)
         /// Refused by the server; set aside with the reason, never sent again.
-        case rejected(ValidationError)
+        case rejected(Rejection)
     }
 
     /// Local order (0 until stored).

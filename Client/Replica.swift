@@ -42,7 +42,7 @@ extension ReplicaStorage {
     /// Writes locally: the view changes at once and the mutation enters the outbox, in one
     /// transaction. `values` are the new full values of the fields written; text travels as a
     /// diff against the confirmed text when smaller, sets as additions and removals.
-    /// - Throws: `ValidationError` for values the schema refuses, or for a write whose encoding
+    /// - Throws: `Rejection` for values the schema refuses, or for a write whose encoding
     ///   is over `maxBytes` (what one push may carry, `Limits.maxPushMutationBytes`): nothing is
     ///   queued, so nothing sits in the outbox that the server could never take.
     @discardableResult
@@ -54,7 +54,7 @@ extension ReplicaStorage {
             var clock = HybridLogicalClock(last: device.clock)
             let record = try s.record(key) ?? LocalRecord(key: key)
             if operation != .create && record.view == nil {
-                throw ValidationError(.recordNotFound, "there is no record \(key) on this device")
+                throw Rejection(.recordNotFound, "there is no record \(key) on this device")
             }
             var changes: [FieldName: FieldChange] = [:]
             var texts: [FieldName: String] = [:]
@@ -84,7 +84,7 @@ extension ReplicaStorage {
                 try s.schema.validate(value, for: field, in: key.collection)
             }
             if maxBytes < .max, case let size = mutation.wireBytes.count, size > maxBytes {
-                throw ValidationError(.tooLong, "this write is \(size) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes")
+                throw Rejection(.tooLong, "this write is \(size) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes")
             }
             device.clock = clock.last
             try s.saveDeviceState(device)
@@ -102,7 +102,7 @@ extension ReplicaStorage {
 
     /// Sets the pending write `seq` aside, refused on the device's side for `reason` (shown with
     /// the server's refusals, `rejectedEntries`); the view drops it as for any refusal.
-    public mutating func setAside(seq: Int64, _ reason: ValidationError) throws {
+    public mutating func setAside(seq: Int64, _ reason: Rejection) throws {
         try inTransaction { s in
             guard var entry = try s.pendingEntries(after: seq - 1, limit: 1).first, entry.seq == seq else { return }
             entry.state = .rejected(reason)
@@ -139,7 +139,7 @@ extension ReplicaStorage {
                     continue
                 case .rejected:
                     guard var entry = try s.outboxEntry(result.mutation) else { continue }
-                    let reason = result.rejection ?? ValidationError(.invalidValue, "rejected without a reason")
+                    let reason = result.rejection ?? Rejection(.invalidValue, "rejected without a reason")
                     if result.rejection?.code == .mutationIDTaken || (result.mayBeResent && entry.texts.count > 0) {
                         // Sent again under a new id: the old id is another device's, or its
                         // rejection is final on the server. When the server no longer has the

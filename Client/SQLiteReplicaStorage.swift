@@ -205,7 +205,7 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
         let state: OutboxEntry.State
         switch row.string(at: 3) {
         case "acknowledged": state = .acknowledged(version: row.int64(at: 4))
-        case "rejected": state = .rejected(ValidationError(RejectionCode(rawValue: row.string(at: 5)), row.string(at: 6)))
+        case "rejected": state = .rejected(Rejection(RejectionCode(rawValue: row.string(at: 5)), row.string(at: 6)))
         default: state = .pending
         }
         let texts = try FieldValues.decode(row.blob(at: 2)).compactMapValues(\.textValue)

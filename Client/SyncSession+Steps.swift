@@ -54,7 +54,7 @@ extension SyncSession.Step {
                 var setAside = 0
                 // Queued before the server's limits shrank (or resent whole, and grown).
                 while batch.mutations.count == 1, batch.mutations[0].count > maxBytes {
-                    try s.setAside(seq: batch.last, ValidationError(
+                    try s.setAside(seq: batch.last, Rejection(
                         .tooLong, "this write is \(batch.mutations[0].count) bytes encoded and the server takes at most \(maxBytes) in one push; shorten it or split it into several notes"))
                     setAside += 1
                     batch = try s.pendingEncoded(after: batch.last, limit: limit, maxBytes: maxBytes)

@@ -55,7 +55,7 @@ public struct Change: Hashable, Sendable {
 
     /// Applies the change to the values a device holds for the record (nil if it has none):
     /// the record's values after the change, or nil when it is deleted.
-    public func apply(to values: [FieldName: Value]?) throws(ValidationError) -> [FieldName: Value]? {
+    public func apply(to values: [FieldName: Value]?) throws(Rejection) -> [FieldName: Value]? {
         guard kind == .upsert else { return nil }
         var out = values ?? [:]
         for (name, change) in fields {

@@ -8,14 +8,14 @@ public struct MutationResult: Hashable, Sendable {
     /// Ids of the `conflicts` records it produced.
     public var conflicts: [RecordID]
     /// Why it was rejected, when `status == .rejected`.
-    public var rejection: ValidationError?
+    public var rejection: Rejection?
     /// The record after it is exactly what the device computes by applying the mutation to the
     /// version it named (a create of a new id, or an uncontested edit of the latest version).
     /// The device may then confirm it at once, and a pull that asks leaves the change out
     /// (PROTOCOL.md §5). Sent only to devices that ask (`PushRequest.reportAsWritten`).
     public var asWritten: Bool
 
-    public init(mutation: MutationID, status: MutationStatus, version: Version, conflicts: [RecordID] = [], rejection: ValidationError? = nil, asWritten: Bool = false) {
+    public init(mutation: MutationID, status: MutationStatus, version: Version, conflicts: [RecordID] = [], rejection: Rejection? = nil, asWritten: Bool = false) {
         self.mutation = mutation
         self.status = status
         self.version = version
@@ -70,7 +70,7 @@ extension ChangeLogStorage {
     private mutating func apply(_ m: Mutation, asDevice: Bool) throws -> MutationResult {
         if let earlier = try result(of: m.id) {
             guard earlier.device == m.device else {
-                return MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: ValidationError(
+                return MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: Rejection(
                     .mutationIDTaken, "mutation id \(m.id) is another device's; send the write again under a new random id"))
             }
             return earlier.result
@@ -79,7 +79,7 @@ extension ChangeLogStorage {
         // a new id under a used counter comes from a second machine holding a copy of the
         // device's store. Refused before it can be mistaken for the first machine's write.
         if asDevice, let other = try mutation(counter: m.counter, of: m.device), other != m.id {
-            return MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: ValidationError(
+            return MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: Rejection(
                 .deviceCopied, "device '\(m.device)' already used counter \(m.counter) for another write: two machines share this device's identity (a copied or restored home); join again from this one"))
         }
         let result: MutationResult
@@ -87,7 +87,7 @@ extension ChangeLogStorage {
             try schema.validate(m)
             if asDevice { try schema.checkDeviceAccess(m) }
             result = try merge(m)
-        } catch let error as ValidationError {
+        } catch let error as Rejection {
             result = MutationResult(mutation: m.id, status: .rejected, version: 0, rejection: error)
         }
         // A refused write's counter stays free: clients before random ids sent a write refused

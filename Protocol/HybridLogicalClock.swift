@@ -42,7 +42,7 @@ public struct HybridLogicalClock: Sendable {
     /// reading later than both. Throws `clock_too_far_ahead` without changing the clock when the
     /// remote reading is more than `maxSkewMillis` ahead of `physicalMillis`.
     @discardableResult
-    public mutating func observe(_ remote: HLC, physicalMillis: Int64) throws(ValidationError) -> HLC {
+    public mutating func observe(_ remote: HLC, physicalMillis: Int64) throws(Rejection) -> HLC {
         try checkSkew(remote, physicalMillis: physicalMillis)
         let base = max(last, remote)
         last = Self.advance(base, to: physicalMillis)
@@ -50,10 +50,10 @@ public struct HybridLogicalClock: Sendable {
     }
 
     /// Throws `clock_too_far_ahead` when `remote` is further ahead of `physicalMillis` than allowed.
-    public func checkSkew(_ remote: HLC, physicalMillis: Int64) throws(ValidationError) {
+    public func checkSkew(_ remote: HLC, physicalMillis: Int64) throws(Rejection) {
         let ahead = remote.millis - physicalMillis
         guard ahead <= maxSkewMillis else {
-            throw ValidationError(
+            throw Rejection(
                 .clockTooFarAhead,
                 "the device clock is \(Self.describe(millis: ahead)) ahead of the server (at most \(Self.describe(millis: maxSkewMillis)) allowed); set the device's date and time correctly, then sync again")
         }

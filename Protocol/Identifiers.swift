@@ -5,9 +5,9 @@ public struct Identifier<Kind: IdentifierKind>: Hashable, Comparable, Sendable, 
     public let rawValue: String
 
     /// Accepts `rawValue` if it is 1–64 characters of `A–Z a–z 0–9 . _ : -`.
-    public init(_ rawValue: String) throws(ValidationError) {
+    public init(_ rawValue: String) throws(Rejection) {
         guard Self.isValid(rawValue) else {
-            throw ValidationError(
+            throw Rejection(
                 .invalidIdentifier,
                 "\(Kind.noun) id '\(rawValue.prefix(80))' is not valid: use 1–64 characters from A–Z, a–z, 0–9, '.', '_', ':' and '-'")
         }
@@ -62,9 +62,9 @@ public struct Name: Hashable, Comparable, Sendable, CustomStringConvertible, Exp
     public let rawValue: String
 
     /// Accepts 1–40 characters: a letter, then letters, digits or `_`.
-    public init(_ rawValue: String) throws(ValidationError) {
+    public init(_ rawValue: String) throws(Rejection) {
         guard Self.isValid(rawValue) else {
-            throw ValidationError(
+            throw Rejection(
                 .invalidName,
                 "name '\(rawValue.prefix(80))' is not valid: use 1–40 characters, a letter first, then letters, digits or '_'")
         }

@@ -30,13 +30,13 @@ public enum Merge {
     ///   - base: the record at `mutation.baseVersion`; nil when that version is older than the
     ///     history kept (or the record did not exist then). Only needed for three-way merges.
     ///   - version: the change-log version the result will have.
-    /// - Throws: a `ValidationError` when the mutation must be rejected; nothing changes then.
+    /// - Throws: a `Rejection` when the mutation must be rejected; nothing changes then.
     public static func apply(
         _ m: Mutation, to current: RecordState?, base: RecordState?, schema: Schema, version: Version
-    ) throws(ValidationError) -> MergeOutcome {
+    ) throws(Rejection) -> MergeOutcome {
         let collection = try schema.collection(m.key.collection)
         if let current, m.baseVersion > current.version {
-            throw ValidationError(
+            throw Rejection(
                 .invalidBaseVersion,
                 "mutation is based on version \(m.baseVersion) of \(m.key), but the server only has version \(current.version); sync and edit again")
         }
@@ -45,13 +45,13 @@ public enum Merge {
             var state = RecordState(version: version)
             for (name, change) in m.changes {
                 guard case .set(let v) = change else {
-                    throw ValidationError(.invalidDiff, "a create must send full values")
+                    throw Rejection(.invalidDiff, "a create must send full values")
                 }
                 state.fields[name] = FieldState(value: v, stamp: m.stamp, version: version)
             }
             return MergeOutcome(state: state, status: .applied, conflicts: [], changed: true)
         case (.patch, nil), (.delete, nil):
-            throw ValidationError(
+            throw Rejection(
                 .recordNotFound,
                 "record \(m.key) does not exist on the server; it may never have been synced or was removed by compaction")
         case (.delete, let current?):
@@ -96,7 +96,7 @@ public enum Merge {
     static func patch(
         _ m: Mutation, current: RecordState, base: RecordState?, collection: CollectionSchema,
         schema: Schema, version: Version
-    ) throws(ValidationError) -> MergeOutcome {
+    ) throws(Rejection) -> MergeOutcome {
         var state = current
         var conflicts: [Conflict] = []
         var concurrent = current.fields.values.contains { !hasSeen($0, m) }
@@ -119,7 +119,7 @@ public enum Merge {
         for name in m.changes.keys.sorted() {
             let change = m.changes[name]!
             guard let fieldSchema = collection.fields[name] else {
-                throw ValidationError(.unknownField, "collection '\(collection.name)' has no field '\(name)'")
+                throw Rejection(.unknownField, "collection '\(collection.name)' has no field '\(name)'")
             }
             let cur = state.fields[name]
             let new: Value
@@ -133,7 +133,7 @@ public enum Merge {
                 } else if let baseFields {
                     baseText = baseFields[name]?.value.textValue ?? ""
                 } else {
-                    throw ValidationError(
+                    throw Rejection(
                         .baseExpired,
                         "the text diff for \(collection.name).\(name) is based on version \(m.baseVersion), which the server no longer keeps; send the whole text")
                 }

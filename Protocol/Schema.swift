@@ -65,29 +65,29 @@ public struct Schema: Hashable, Sendable {
     }
 
     /// The collection's schema, or a `unknown_collection` error.
-    public func collection(_ name: CollectionName) throws(ValidationError) -> CollectionSchema {
+    public func collection(_ name: CollectionName) throws(Rejection) -> CollectionSchema {
         guard let c = collections[name] else {
             let known = collections.keys.sorted().map(\.rawValue).joined(separator: ", ")
-            throw ValidationError(.unknownCollection, "collection '\(name)' does not exist; known collections: \(known)")
+            throw Rejection(.unknownCollection, "collection '\(name)' does not exist; known collections: \(known)")
         }
         return c
     }
 
     /// Checks one value against its field's type and limits.
-    public func validate(_ value: Value, for field: FieldSchema, in collection: CollectionName) throws(ValidationError) {
+    public func validate(_ value: Value, for field: FieldSchema, in collection: CollectionName) throws(Rejection) {
         let label = "\(collection).\(field.name)"
-        func mismatch() -> ValidationError {
-            ValidationError(.typeMismatch, "field \(label) takes \(field.type.expectedName), not a \(value.typeName)")
+        func mismatch() -> Rejection {
+            Rejection(.typeMismatch, "field \(label) takes \(field.type.expectedName), not a \(value.typeName)")
         }
-        func tooLong(_ what: String, _ limit: Int) -> ValidationError {
-            ValidationError(.tooLong, "field \(label): \(what) is over the limit of \(limit); shorten it")
+        func tooLong(_ what: String, _ limit: Int) -> Rejection {
+            Rejection(.tooLong, "field \(label): \(what) is over the limit of \(limit); shorten it")
         }
         if case .null = value {
-            if field.required { throw ValidationError(.missingField, "field \(label) is required and cannot be null") }
+            if field.required { throw Rejection(.missingField, "field \(label) is required and cannot be null") }
             return
         }
         guard value.isCanonical else {
-            throw ValidationError(.invalidValue, "field \(label): sets must be sorted without duplicates and numbers finite")
+            throw Rejection(.invalidValue, "field \(label): sets must be sorted without duplicates and numbers finite")
         }
         switch (field.type, value) {
         case (.any, _): return
@@ -100,14 +100,14 @@ public struct Schema: Hashable, Sendable {
         case (.stringSet(let maxCount, let maxBytes), .stringSet(let a)):
             if a.count > maxCount { throw tooLong("\(a.count) elements", maxCount) }
             if let long = a.first(where: { $0.utf8.count > maxBytes || $0.isEmpty }) {
-                throw ValidationError(.invalidValue, "field \(label): element '\(long.prefix(40))' must be 1–\(maxBytes) bytes")
+                throw Rejection(.invalidValue, "field \(label): element '\(long.prefix(40))' must be 1–\(maxBytes) bytes")
             }
         case (.reference(let target), .reference(let r)):
-            if r.collection != target { throw ValidationError(.invalidValue, "field \(label) must reference '\(target)', not '\(r.collection)'") }
+            if r.collection != target { throw Rejection(.invalidValue, "field \(label) must reference '\(target)', not '\(r.collection)'") }
         case (.referenceSet(let target, let maxCount), .referenceSet(let a)):
             if a.count > maxCount { throw tooLong("\(a.count) references", maxCount) }
             if let bad = a.first(where: { $0.collection != target }) {
-                throw ValidationError(.invalidValue, "field \(label) must reference '\(target)', not '\(bad.collection)'")
+                throw Rejection(.invalidValue, "field \(label) must reference '\(target)', not '\(bad.collection)'")
             }
         default:
             throw mismatch()
@@ -115,12 +115,12 @@ public struct Schema: Hashable, Sendable {
     }
 
     /// Checks the values a mutation carries (text diffs are checked after they are applied).
-    public func validate(_ mutation: Mutation) throws(ValidationError) {
+    public func validate(_ mutation: Mutation) throws(Rejection) {
         let c = try collection(mutation.key.collection)
         for (name, change) in mutation.changes {
             guard let field = c.fields[name] else {
                 let known = c.fields.keys.sorted().map(\.rawValue).joined(separator: ", ")
-                throw ValidationError(.unknownField, "collection '\(c.name)' has no field '\(name)'; its fields are: \(known)")
+                throw Rejection(.unknownField, "collection '\(c.name)' has no field '\(name)'; its fields are: \(known)")
             }
             switch change {
             case .set(let v): try validate(v, for: field, in: c.name)
@@ -130,17 +130,17 @@ public struct Schema: Hashable, Sendable {
                     try validate(add, for: field, in: c.name)
                     try validate(remove, for: field, in: c.name)
                 default:
-                    throw ValidationError(.typeMismatch, "field \(c.name).\(name) takes set deltas only of its own set type")
+                    throw Rejection(.typeMismatch, "field \(c.name).\(name) takes set deltas only of its own set type")
                 }
                 if mutation.operation == .create {
-                    throw ValidationError(.invalidDiff, "a create must send full values, not deltas (field \(c.name).\(name))")
+                    throw Rejection(.invalidDiff, "a create must send full values, not deltas (field \(c.name).\(name))")
                 }
             case .textDiff:
                 guard field.type.isText else {
-                    throw ValidationError(.typeMismatch, "field \(c.name).\(name) is not text, so it cannot take a text diff")
+                    throw Rejection(.typeMismatch, "field \(c.name).\(name) is not text, so it cannot take a text diff")
                 }
                 if mutation.operation == .create {
-                    throw ValidationError(.invalidDiff, "a create must send full values, not diffs (field \(c.name).\(name))")
+                    throw Rejection(.invalidDiff, "a create must send full values, not diffs (field \(c.name).\(name))")
                 }
             }
         }
@@ -148,22 +148,22 @@ public struct Schema: Hashable, Sendable {
         case .create:
             for field in c.fields.values where field.required {
                 if mutation.changes[field.name] == nil {
-                    throw ValidationError(.missingField, "creating a record in '\(c.name)' needs field '\(field.name)'")
+                    throw Rejection(.missingField, "creating a record in '\(c.name)' needs field '\(field.name)'")
                 }
             }
         case .patch:
             if mutation.changes.isEmpty {
-                throw ValidationError(.invalidValue, "a patch must change at least one field")
+                throw Rejection(.invalidValue, "a patch must change at least one field")
             }
         case .delete:
             if !mutation.changes.isEmpty {
-                throw ValidationError(.invalidValue, "a delete carries no field changes")
+                throw Rejection(.invalidValue, "a delete carries no field changes")
             }
         }
     }
 
     /// Checks that a device may send this operation to the collection.
-    public func checkDeviceAccess(_ mutation: Mutation) throws(ValidationError) {
+    public func checkDeviceAccess(_ mutation: Mutation) throws(Rejection) {
         let c = try collection(mutation.key.collection)
         let needed: DeviceAccess = switch mutation.operation {
         case .create: .create
@@ -171,7 +171,7 @@ public struct Schema: Hashable, Sendable {
         case .delete: .delete
         }
         guard c.deviceAccess.contains(needed) else {
-            throw ValidationError(
+            throw Rejection(
                 .readOnlyCollection,
                 "devices cannot \(mutation.operation.rawValue) records in '\(c.name)'; only an operator can change it")
         }

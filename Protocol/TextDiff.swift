@@ -38,10 +38,10 @@ public struct TextDiff: Hashable, Sendable {
     }
 
     /// Applies the diff to `base`; refuses a base that is not the one the diff was made against.
-    public func apply(to base: String) throws(ValidationError) -> String {
+    public func apply(to base: String) throws(Rejection) -> String {
         let scalars = Array(base.unicodeScalars)
         guard scalars.count == baseLength, CRC32.checksum(base.utf8) == baseChecksum else {
-            throw ValidationError(
+            throw Rejection(
                 .diffBaseMismatch,
                 "the text diff was made against a different version of the text; send the whole text instead")
         }
@@ -56,12 +56,12 @@ public struct TextDiff: Hashable, Sendable {
 
 extension TextEdit {
     /// Applies ascending, non-overlapping edits to `base`.
-    static func apply(_ edits: [TextEdit], to base: [Unicode.Scalar]) throws(ValidationError) -> String {
+    static func apply(_ edits: [TextEdit], to base: [Unicode.Scalar]) throws(Rejection) -> String {
         var out = String.UnicodeScalarView()
         var position = 0
         for edit in edits {
             guard edit.start >= position, edit.deleteCount >= 0, edit.end <= base.count else {
-                throw ValidationError(.invalidDiff, "text diff edits must be ascending, non-overlapping and inside the text")
+                throw Rejection(.invalidDiff, "text diff edits must be ascending, non-overlapping and inside the text")
             }
             out.append(contentsOf: base[position..<edit.start])
             out.append(contentsOf: edit.insert.unicodeScalars)

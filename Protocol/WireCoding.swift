@@ -5,7 +5,7 @@ extension Identifier: WireCodable {
     public func encode(to w: inout WireWriter) { w.string(rawValue) }
     public init(from r: inout WireReader) throws(FrameError) {
         let s = try r.string()
-        self = try r.validated { () throws(ValidationError) in try Self(s) }
+        self = try r.validated { () throws(Rejection) in try Self(s) }
     }
 }
 
@@ -13,7 +13,7 @@ extension Name: WireCodable {
     public func encode(to w: inout WireWriter) { w.string(rawValue) }
     public init(from r: inout WireReader) throws(FrameError) {
         let s = try r.string()
-        self = try r.validated { () throws(ValidationError) in try Self(s) }
+        self = try r.validated { () throws(Rejection) in try Self(s) }
     }
 }
 
@@ -238,7 +238,7 @@ extension Change: WireCodable {
     }
 }
 
-extension ValidationError: WireCodable {
+extension Rejection: WireCodable {
     public func encode(to w: inout WireWriter) {
         w.string(code.rawValue)
         w.string(message)
@@ -262,7 +262,7 @@ extension MutationResult: WireCodable {
         let version = Int64(bitPattern: try r.varint())
         guard version >= 0 else { throw r.malformed("version out of range") }
         let conflicts = try r.array(minItemBytes: 2) { (r: inout WireReader) throws(FrameError) in try RecordID(from: &r) }
-        let rejection = try r.optional { (r: inout WireReader) throws(FrameError) in try ValidationError(from: &r) }
+        let rejection = try r.optional { (r: inout WireReader) throws(FrameError) in try Rejection(from: &r) }
         self.init(mutation: id, status: status, version: version, conflicts: conflicts, rejection: rejection)
     }
 }

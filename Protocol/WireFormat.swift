@@ -166,7 +166,7 @@ public struct WireReader: Sendable {
     }
 
     /// Wraps a model validation failure (bad id, bad name) as a malformed-message error.
-    mutating func validated<T>(_ make: () throws(ValidationError) -> T) throws(FrameError) -> T {
+    mutating func validated<T>(_ make: () throws(Rejection) -> T) throws(FrameError) -> T {
         do { return try make() } catch { throw FrameError(.malformed, "malformed message at byte \(offset): \(error.message)") }
     }
 }

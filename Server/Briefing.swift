@@ -36,12 +36,12 @@ public enum Briefing {
         do {
             file = try JSONDecoder().decode(File.self, from: data)
         } catch {
-            throw ValidationError(.invalidValue, "'\(path)' is not a briefing dataset (\(error)); see Data/README.md for its shape")
+            throw Rejection(.invalidValue, "'\(path)' is not a briefing dataset (\(error)); see Data/README.md for its shape")
         }
         var out: [RecordID: [FieldName: Value]] = [:]
         for e in file.entries {
             let id = try RecordID(e.id)
-            guard out[id] == nil else { throw ValidationError(.invalidValue, "entry id '\(e.id)' appears twice in '\(path)'") }
+            guard out[id] == nil else { throw Rejection(.invalidValue, "entry id '\(e.id)' appears twice in '\(path)'") }
             var v: [FieldName: Value] = ["kind": .string(e.kind), "name": .string(e.name)]
             func put(_ name: FieldName, _ s: String?) { if let s, !s.isEmpty { v[name] = .string(s) } }
             func put(_ name: FieldName, _ a: [String]?) { if let a, !a.isEmpty { v[name] = .set(a) } }
@@ -62,7 +62,7 @@ public enum Briefing {
         }
         for (id, values) in out {
             if case .referenceSet(let refs)? = values["related"], let missing = refs.first(where: { out[$0.record] == nil }) {
-                throw ValidationError(.invalidValue, "entry '\(id)' refers to '\(missing.record)', which is not in the dataset")
+                throw Rejection(.invalidValue, "entry '\(id)' refers to '\(missing.record)', which is not in the dataset")
             }
         }
         return out

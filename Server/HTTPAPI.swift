@@ -207,7 +207,7 @@ public enum HTTPAPI {
     static func apiError(_ error: any Error) -> APIError {
         switch error {
         case let api as APIError: return api
-        case let validation as ValidationError: return APIError(status: 400, code: validation.code.rawValue, validation.message)
+        case let validation as Rejection: return APIError(status: 400, code: validation.code.rawValue, validation.message)
         case let frame as FrameError: return APIError(status: 400, code: frame.code.rawValue, frame.message)
         case let sqlite as SQLiteError where sqlite.isFull: return .insufficientStorage()
         case let store as StoreError where store.code == .closed:

@@ -329,7 +329,7 @@ public actor SQLiteServerStore: ServerStore {
         }
         let rejected = try db.query("SELECT mutation, code, message FROM rejections WHERE device = ? ORDER BY seq DESC LIMIT 20", device.rawValue) {
             MutationResult(mutation: MutationID(unchecked: $0.string(at: 0)), status: .rejected, version: 0,
-                           rejection: ValidationError(RejectionCode(rawValue: $0.string(at: 1)), $0.string(at: 2)))
+                           rejection: Rejection(RejectionCode(rawValue: $0.string(at: 1)), $0.string(at: 2)))
         }
         let conflicts = try db.query("SELECT space, record, state FROM records WHERE collection = 'conflicts'") { row in
             (RecordKey(space: SpaceID(unchecked: row.string(at: 0)), collection: .conflicts, record: RecordID(unchecked: row.string(at: 1))), try RecordState(wireBytes: row.blob(at: 2)))

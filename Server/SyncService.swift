@@ -172,20 +172,20 @@ public final class SyncService: Sendable {
 
     /// Why a mutation is refused before it reaches the store: another device's, a space the
     /// device cannot write, or a clock too far ahead.
-    func refusal(of m: Mutation, device: DeviceInfo, access: [SpaceID: Role], physical: Timestamp) -> ValidationError? {
+    func refusal(of m: Mutation, device: DeviceInfo, access: [SpaceID: Role], physical: Timestamp) -> Rejection? {
         guard m.device == device.id else {
-            return ValidationError(.wrongDevice, "mutation \(m.id) names device '\(m.device)' but was sent by '\(device.id)'")
+            return Rejection(.wrongDevice, "mutation \(m.id) names device '\(m.device)' but was sent by '\(device.id)'")
         }
         guard let role = access[m.key.space] else {
-            return ValidationError(.forbidden, "user '\(device.user)' is not a member of space '\(m.key.space)'; ask its owner or your operator for access")
+            return Rejection(.forbidden, "user '\(device.user)' is not a member of space '\(m.key.space)'; ask its owner or your operator for access")
         }
         guard role.canWrite else {
-            return ValidationError(.forbidden, "user '\(device.user)' can only read space '\(m.key.space)'; ask its owner for writer access")
+            return Rejection(.forbidden, "user '\(device.user)' can only read space '\(m.key.space)'; ask its owner for writer access")
         }
         do {
             try clock.withLock { try $0.checkSkew(m.clock, physicalMillis: physical) }
         } catch {
-            return error as? ValidationError
+            return error as? Rejection
         }
         return nil
     }

@@ -31,7 +31,7 @@ struct BriefingCommand: AsyncParsableCommand {
             let report: Briefing.LoadReport
             do {
                 report = try await Briefing.load(path, into: store, now: nowMillis())
-            } catch let error as SatchelProtocol.ValidationError {
+            } catch let error as SatchelProtocol.Rejection {
                 await store.close()
                 FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
                 throw ExitCode(1)

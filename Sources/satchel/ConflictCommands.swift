@@ -205,7 +205,7 @@ struct RejectedCommand: AsyncParsableCommand {
         if global.json {
             Output.json(.array(rejected.map { entry in
                 let m = entry.mutation
-                let reason: SatchelProtocol.ValidationError? = if case .rejected(let r) = entry.state { r } else { nil }
+                let reason: SatchelProtocol.Rejection? = if case .rejected(let r) = entry.state { r } else { nil }
                 return .object([
                     "id": .string(m.id.rawValue),
                     "operation": .string(m.operation.rawValue),

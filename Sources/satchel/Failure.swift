@@ -58,7 +58,7 @@ struct Failure {
             case .refused, .cursorExpired, .badResponse: status = .refused
             }
             message = e.message
-        case let e as SatchelProtocol.ValidationError:
+        case let e as SatchelProtocol.Rejection:
             (status, message) = (e.code == .recordNotFound ? .notFound : .usage, e.message)
         default:
             return nil
@@ -66,6 +66,6 @@ struct Failure {
     }
 }
 
-/// ArgumentParser's validation error (exit 1, with usage), named apart from the protocol's
-/// `ValidationError` (a value the schema refuses).
+/// ArgumentParser's validation error (exit 1, with usage), by a name that says what it is beside the protocol's
+/// `Rejection` (a value the schema refuses).
 typealias UsageError = ArgumentParser.ValidationError

@@ -156,7 +156,7 @@ import Testing
         try await client.setCredentials(url: "http://127.0.0.1:9", device: "d-small", user: "ana", token: "sat_x")
         // A server whose pushes carry at most 64 KiB, as its last hello said.
         try await client.saveLimits(Limits(maxRequestBytes: 64 << 10))
-        await #expect(throws: SatchelProtocol.ValidationError.self) {
+        await #expect(throws: SatchelProtocol.Rejection.self) {
             try await client.createNote(space: "mission", title: "Too big", body: String(repeating: "x", count: 100_000))
         }
         #expect(try await client.status().pending == 0)

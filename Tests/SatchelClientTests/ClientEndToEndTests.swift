@@ -301,8 +301,8 @@ struct ClientWorld {
     @Test func invalidWritesAreRefusedBeforeTheyAreQueued() async throws {
         let (c, dir) = try await client()
         _ = dir
-        await #expect(throws: ValidationError.self) { try await c.createNote(space: "mission", title: String(repeating: "x", count: 600)) }
-        await #expect(throws: ValidationError.self) { try await c.createNote(space: "mission", title: "t", tags: [String(repeating: "t", count: 100)]) }
+        await #expect(throws: Rejection.self) { try await c.createNote(space: "mission", title: String(repeating: "x", count: 600)) }
+        await #expect(throws: Rejection.self) { try await c.createNote(space: "mission", title: "t", tags: [String(repeating: "t", count: 100)]) }
         #expect(try await c.status().pending == 0)
     }
 }

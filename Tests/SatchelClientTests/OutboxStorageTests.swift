@@ -34,7 +34,7 @@ import Testing
         try s.write(.delete, b, physicalMillis: 1_004)
         try s.inTransaction { s in
             var rejected = try s.pendingEntries(limit: 10).last!
-            rejected.state = .rejected(ValidationError(.invalidValue, "test"))
+            rejected.state = .rejected(Rejection(.invalidValue, "test"))
             try s.updateOutbox(rejected)
         }
         return s

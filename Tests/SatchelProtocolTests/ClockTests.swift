@@ -28,7 +28,7 @@ import Testing
         #expect {
             try clock.observe(HLC(millis: 1_000_000 + 3 * 3_600_000, counter: 0), physicalMillis: 1_000_000)
         } throws: { error in
-            let e = error as! ValidationError
+            let e = error as! Rejection
             return e.code == .clockTooFarAhead && e.message.contains("3 h ahead")
         }
         #expect(clock.last == before)
@@ -55,10 +55,10 @@ import Testing
         #expect(ids.allSatisfy { $0.rawValue.count == 26 && RecordID.isValid($0.rawValue) })
         // Through variables: `SpaceID("literal")` would be a literal, checked by a precondition.
         for bad in ["has space", String(repeating: "a", count: 65), "", "a/b"] {
-            #expect(throws: ValidationError.self) { try SpaceID(bad) }
+            #expect(throws: Rejection.self) { try SpaceID(bad) }
         }
         for bad in ["9lives", "", "has-dash", String(repeating: "a", count: 41)] {
-            #expect(throws: ValidationError.self) { try Name(bad) }
+            #expect(throws: Rejection.self) { try Name(bad) }
         }
     }
 }
@@ -117,8 +117,8 @@ import Testing
 
     @Test func diffAgainstAnotherBaseIsRefused() {
         let diff = TextDiff(from: "abc def", to: "abc xyz")
-        #expect(throws: ValidationError.self) { try diff.apply(to: "abc deg") }
-        #expect(throws: ValidationError.self) { try diff.apply(to: "abc def ") }
+        #expect(throws: Rejection.self) { try diff.apply(to: "abc deg") }
+        #expect(throws: Rejection.self) { try diff.apply(to: "abc def ") }
     }
 
     @Test func editsOutsideTheBaseAreRefusedWhenDecoding() {

@@ -70,7 +70,7 @@ enum GoldenVectors {
             MutationResult(mutation: patch.id, status: .merged, version: 1208),
             MutationResult(mutation: delete.id, status: .conflict, version: 1208, conflicts: ["01hq3va0000000000000000003.c0"]),
             MutationResult(mutation: "01hq3va0000000000000000005", status: .rejected, version: 0,
-                           rejection: ValidationError(.unknownField, "collection 'notes' has no field 'colour'")),
+                           rejection: Rejection(.unknownField, "collection 'notes' has no field 'colour'")),
         ], clock: HLC(millis: 1_796_000_000_600, counter: 0))), .none),
         ("pull-request", .pullRequest(PullRequest(space: "mission-cn-2026", after: 1206, limit: 500)), .none),
         ("pull-response", .pullResponse(pullResponse), .none),

@@ -94,6 +94,6 @@ import Testing
         let dir = TemporaryDirectory()
         let bad = dir.file("bad.json")
         try Data(#"{"entries": [{"id": "a", "kind": "park", "name": "A", "related": ["nowhere"]}]}"#.utf8).write(to: URL(fileURLWithPath: bad))
-        #expect { try Briefing.read(bad) } throws: { ($0 as? ValidationError)?.message.contains("nowhere") == true }
+        #expect { try Briefing.read(bad) } throws: { ($0 as? Rejection)?.message.contains("nowhere") == true }
     }
 }

@@ -1,7 +1,7 @@
 /// Why a value, mutation or message was refused: a stable `code` for programs and logs, and a
 /// `message` a person can act on. Never carries note bodies or tokens.
-public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The stable reason, also sent on the wire as a `Rejection` code.
+public struct Rejection: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The stable reason, sent on the wire as the rejection's code.
     public let code: RejectionCode
     /// What is wrong and what to do about it.
     public let message: String
