@@ -24,6 +24,8 @@ public struct AcknowledgeSummary: Hashable, Sendable {
     /// queued until the device joins again.
     public var copied = 0
 
+    public init() {}
+
     public static func += (a: inout AcknowledgeSummary, b: AcknowledgeSummary) {
         a.applied += b.applied
         a.merged += b.merged
