@@ -101,89 +101,74 @@ extension SatchelClient {
 
     /// Live mode until cancelled: holds the live connection, syncs once the server greets it
     /// (so a change made meanwhile is announced, not missed), then syncs whenever the server says
-    /// a space advanced. A link that misses three heartbeats is treated as dead; reconnects back
-    /// off exponentially with jitter (1 s … 60 s). A revoked device stops.
+    /// a space advanced. The decisions (a dead link, the backoff, when to stop) are `LiveSession`'s.
     public func watch(heartbeat: Duration = .seconds(10), onSync: @escaping @Sendable (Result<SyncReport, any Error>) -> Void) async throws {
-        var backoff: Double = 1
+        let live = LiveState(LiveSession(heartbeatMillis: heartbeat.milliseconds))
         var rng = SystemRandomNumberGenerator()
         while !Task.isCancelled {
-            let lastHeard = ManagedClock()
             do {
                 let transport = try transport()
                 let events = try await transport.live()
+                await live.connected()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for try await event in events {
-                            let first = await lastHeard.touch()
-                            // A long sync (a backlog, a first bootstrap) reads no events: the
-                            // watchdog waits for it rather than calling the link dead.
-                            func syncNow() async throws {
-                                await lastHeard.setSyncing(true)
+                            switch await live.heard(event) {
+                            case .nothing: break
+                            case .stop(let error): throw error
+                            case .sync:
+                                await live.sync(running: true)
                                 do {
-                                    onSync(.success(try await self.sync(progress: { _ in })))
-                                    await lastHeard.setSyncing(false)
+                                    let report = try await self.sync(progress: { _ in })
+                                    await live.sync(running: false)
+                                    onSync(.success(report))
                                 } catch {
-                                    await lastHeard.setSyncing(false)
+                                    await live.sync(running: false)
                                     throw error
                                 }
-                            }
-                            switch event {
-                            case .revoked(let message): throw TransportError(.unauthorized, code: "token_revoked", message)
-                            case .advanced: try await syncNow()
-                            // The server's greeting: subscribed, so sync now.
-                            case .heartbeat where first: try await syncNow()
-                            case .heartbeat: break
                             }
                         }
                     }
                     group.addTask {
                         while true {
                             try await Task.sleep(for: heartbeat)
-                            if await lastHeard.silence() > heartbeat * 3 {
-                                throw TransportError(.offline, "the live connection went quiet; reconnecting")
-                            }
+                            if await live.isDead() { throw TransportError(.offline, "the live connection went quiet; reconnecting") }
                         }
                     }
                     try await group.next()
                     group.cancelAll()
                 }
-            } catch let error as TransportError where error.kind != .offline {
-                // Revoked, refused or not a Satchel server: retrying will not help.
-                onSync(.failure(error))
-                throw error
-            } catch let error as ClientError {
-                onSync(.failure(error))
-                throw error
             } catch is CancellationError {
                 return
             } catch {
                 onSync(.failure(error))
+                switch await live.ended(error, jitter: Double.random(in: 0.5...1.5, using: &rng)) {
+                case .stop: throw error
+                case .reconnect(let millis): try? await Task.sleep(for: .milliseconds(millis))
+                }
             }
-            // A connection that was up starts the backoff again from 1 s.
-            if await lastHeard.heard { backoff = 1 }
-            let jitter = Double.random(in: 0.5...1.5, using: &rng)
-            try? await Task.sleep(for: .milliseconds(Int(backoff * jitter * 1000)))
-            backoff = min(60, backoff * 2)
         }
     }
 }
 
-/// When the live connection last heard from the server.
-actor ManagedClock {
-    private var last: ContinuousClock.Instant = .now
-    /// Whether anything was heard on this connection.
-    private(set) var heard = false
-    /// Notes an event; true for the first one.
-    func touch() -> Bool {
-        last = .now
-        defer { heard = true }
-        return !heard
-    }
-    private var syncing = false
-    func setSyncing(_ value: Bool) {
-        syncing = value
-        last = .now
-    }
-    /// How long nothing was heard; zero while a sync runs.
-    func silence() -> Duration { syncing ? .zero : .now - last }
+/// The watch's `LiveSession`, shared by the task reading events and the watchdog, with the
+/// monotonic clock it reads time from.
+actor LiveState {
+    private var session: LiveSession
+    private let start = ContinuousClock.now
+
+    init(_ session: LiveSession) { self.session = session }
+
+    private var now: Int64 { (ContinuousClock.now - start).milliseconds }
+
+    func connected() { session.connected(at: now) }
+    func heard(_ event: LiveEvent) -> LiveSession.Reaction { session.heard(event, at: now) }
+    func isDead() -> Bool { session.isDead(at: now) }
+    func ended(_ error: any Error, jitter: Double) -> LiveSession.AfterConnection { session.ended(error, jitter: jitter) }
+
+    func sync(running: Bool) { session.sync(running: running, at: now) }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
