@@ -91,11 +91,13 @@ extension Simulation {
             for (space, head) in heads.sorted(by: { $0.key < $1.key }) where replica.cursor(of: space) < head {
                 problem("convergence", "dev-\(d) cursor of \(space) is \(replica.cursor(of: space)), the server's head \(head)")
             }
-            // (4) The workload writes only valid mutations. The one refusal it can meet: an edit
-            // of a record that was deleted, then compacted away, while the device was offline.
+            // (4) The workload writes only valid mutations. The refusals it can meet: an edit of
+            // a record that was deleted, then compacted away, while the device was offline; a
+            // write too long for any push, set aside before it is sent.
             for entry in replica.rejectedEntries() {
                 if case .rejected(let reason) = entry.state,
-                    !(reason.code == .recordNotFound && entry.mutation.baseVersion <= horizon) {
+                    !(reason.code == .recordNotFound && entry.mutation.baseVersion <= horizon),
+                    !(reason.code == .tooLong && oversized.contains(entry.mutation.id)) {
                     problem("rejected", "dev-\(d) mutation \(entry.mutation.id) (\(entry.mutation.operation.rawValue) \(entry.mutation.key), base \(entry.mutation.baseVersion)) was rejected: \(reason)")
                 }
             }
@@ -118,7 +120,7 @@ extension Simulation {
                 }
                 return final
             }
-            for (id, (final, stored)) in zip(device.written, zip(finals, store.storedResults(finals))) where stored == nil {
+            for (id, (final, stored)) in zip(device.written, zip(finals, store.storedResults(finals))) where stored == nil && !oversized.contains(id) {
                 problem("lost", "dev-\(d) write \(id)\(final != id ? " (resent as \(final))" : "") never reached the server")
             }
         }
@@ -131,8 +133,7 @@ extension Simulation {
         let before = (try? store.head(of: Self.space).head) ?? 0
         for d in devices.indices {
             let again = devices[d].answers.sorted(by: { $0.key < $1.key }).filter { $0.value.status != .rejected }.compactMap { devices[d].sent[$0.key] }
-            for start in stride(from: 0, to: again.count, by: 100) {
-                let batch = Array(again[start..<min(again.count, start + 100)])
+            for batch in Self.batches(again, maxBytes: Self.limits.maxPushMutationBytes) {
                 let answer = await endpoints.answer(.push, authorization: "Bearer \(devices[d].token)",
                                                     body: Frame.encode(.pushRequest(PushRequest(mutations: batch, reportAsWritten: true))))
                 guard case .pushResponse(let response)? = try? HTTPTransport.reply(status: answer.status, body: answer.frame, server: "sim") else {
@@ -147,6 +148,22 @@ extension Simulation {
         }
         let after = (try? store.head(of: Self.space).head) ?? 0
         if after != before { problem("exactly-once", "pushing acknowledged mutations again changed the log (head \(before) → \(after))") }
+    }
+
+    /// `mutations` in order, in batches whose encodings fit `maxBytes` (a lone larger one alone).
+    static func batches(_ mutations: [Mutation], maxBytes: Int) -> [[Mutation]] {
+        var out: [[Mutation]] = [], batch: [Mutation] = [], bytes = 0
+        for m in mutations {
+            let size = m.wireBytes.count
+            if !batch.isEmpty && (bytes + size > maxBytes || batch.count == 100) {
+                out.append(batch)
+                (batch, bytes) = ([], 0)
+            }
+            batch.append(m)
+            bytes += size
+        }
+        if !batch.isEmpty { out.append(batch) }
+        return out
     }
 
     /// Up to three records that differ, described; nil when the two are equal. Strings and

@@ -120,13 +120,17 @@ extension Simulation {
         let conflicts = visible.keys.filter { $0.collection == .conflicts }.sorted()
         let roll = rng.int(0...99)
         if !conflicts.isEmpty && roll < 8 {
-            return perform(d, .delete, rng.pick(conflicts), values: [:])
+            perform(d, .delete, rng.pick(conflicts), values: [:])
+            return
         }
         if notes.isEmpty || roll < 35 {
             return create(d, visible: visible)
         }
         let key = rng.pick(notes)
-        if roll < 45 { return perform(d, .delete, key, values: [:]) }
+        if roll < 45 {
+            perform(d, .delete, key, values: [:])
+            return
+        }
         patch(d, key, current: visible[key]!)
     }
 
@@ -141,10 +145,22 @@ extension Simulation {
             key = RecordKey(space: Self.space, collection: .notes, record: RecordID.random(using: &rng))
         }
         var values: [FieldName: Value] = ["title": .string(rng.pick(Self.titles))]
-        if rng.chance(0.85) { values["body"] = .text(randomText(words: rng.int(3...30))) }
+        // Now and then a long report (several pushes' worth of bytes go in fewer mutations), and
+        // rarely one too long for any push: it must be set aside with the reason, not block the rest.
+        let oversized = rng.chance(0.004)
+        if oversized {
+            values["body"] = .text(randomText(words: 7_000))
+        } else if rng.chance(0.03) {
+            values["body"] = .text(randomText(words: rng.int(600...1_500)))
+        } else if rng.chance(0.85) {
+            values["body"] = .text(randomText(words: rng.int(3...30)))
+        }
         if rng.chance(0.6) { values["tags"] = .set((0..<rng.int(1...3)).map { _ in rng.pick(Self.tagPool) }) }
         if shared { report.sharedCreates += 1 }
-        perform(d, .create, key, values: values)
+        if oversized { report.oversizedWrites += 1 }
+        // The oversized one was queued before the device knew the server's limits; every other
+        // write is checked against them, as `SatchelClient` checks its writes.
+        if let id = perform(d, .create, key, values: values, checked: !oversized), oversized { self.oversized.insert(id) }
     }
 
     /// Edits a note as a user would: a new title, a tag added or removed, a few words of the body.
@@ -182,12 +198,20 @@ extension Simulation {
     }
 
     /// Writes through the client algorithm and checks the device sees its own write at once.
-    mutating func perform(_ d: Int, _ operation: Mutation.Operation, _ key: RecordKey, values: [FieldName: Value]) {
+    @discardableResult
+    mutating func perform(_ d: Int, _ operation: Mutation.Operation, _ key: RecordKey, values: [FieldName: Value], checked: Bool = true) -> MutationID? {
         let m: Mutation
         do {
-            m = try devices[d].replica.write(operation, key, values: values, physicalMillis: deviceTime(d))
+            m = try devices[d].replica.write(
+                operation, key, values: values, physicalMillis: deviceTime(d), maxBytes: checked ? Self.limits.maxPushMutationBytes : .max)
+        } catch let refused as Rejection where refused.code == .tooLong {
+            // Refused at once, before it is queued: the person is told and keeps the text.
+            report.refusedAtWrite += 1
+            trace("dev-\(d)'s \(operation.rawValue) of \(key) is refused as too long: \(refused.message)")
+            return nil
         } catch {
-            return problem("write", "dev-\(d) could not \(operation.rawValue) \(key): \(error)")
+            problem("write", "dev-\(d) could not \(operation.rawValue) \(key): \(error)")
+            return nil
         }
         report.writes += 1
         switch operation {
@@ -215,6 +239,7 @@ extension Simulation {
                 problem("read-your-writes", "dev-\(d) set \(key).\(name) (\(m.id)) to \(Self.describe([name: value])) but sees \(Self.describe(view))")
             }
         }
+        return m.id
     }
 
     static func kind(_ change: FieldChange) -> String {

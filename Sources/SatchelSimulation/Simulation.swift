@@ -57,6 +57,8 @@ public struct Simulation: Sendable {
     var lastDeliveredToDevice: [Int] = []
     /// Every answer a device accepted for a write it sent, not refused: the per-step checker's list.
     var acknowledged: [MutationID: Acknowledged] = [:]
+    /// Writes made too long for any push: set aside with the reason, never sent.
+    var oversized: Set<MutationID> = []
     /// When the server last compacted.
     var lastCompaction: Int64 = .min
     /// Operator writes to the briefing so far.
@@ -92,10 +94,14 @@ public struct Simulation: Sendable {
         report.devices = count
     }
 
+    /// Small request limits, so long notes fill a push with few mutations and pushes are cut by
+    /// bytes, and one a little longer fits none.
+    static let limits = Limits(maxRequestBytes: 32 << 10, maxPayloadBytes: 64 << 10)
+
     /// A server process over `store`: the service with its own clock, snapshot cache and live hub.
     static func boot(_ store: MemoryServerStore, clock: SimulationClock, snapshotPageSize: Int) -> SyncEndpoints {
         let service = SyncService(
-            store: store, snapshots: SnapshotCache(pageSize: snapshotPageSize),
+            store: store, limits: limits, snapshots: SnapshotCache(pageSize: snapshotPageSize),
             logger: Logger(label: "satchel-sim", factory: { _ in SwiftLogNoOpLogHandler() }), now: clock.read)
         return SyncEndpoints(service: service)
     }

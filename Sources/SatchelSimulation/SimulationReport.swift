@@ -30,6 +30,10 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     public var deletes = 0
     /// Deletes of conflict records (resolving a conflict).
     public var conflictDeletes = 0
+    /// Writes too long for any push (set aside with the reason).
+    public var oversizedWrites = 0
+    /// Writes refused at once as too long for any push (never queued).
+    public var refusedAtWrite = 0
 
     // Network.
     public var messagesSent = 0
@@ -98,7 +102,7 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         var lines = [
             "seed \(seed): \(devices) devices, \(steps) steps, \(elapsedMillis) ms simulated, head \(serverHead), digest \(String(digest, radix: 16))",
-            "  writes \(writes) (creates \(creates), shared \(sharedCreates), patches \(patches), deletes \(deletes), conflict deletes \(conflictDeletes))",
+            "  writes \(writes) (creates \(creates), shared \(sharedCreates), patches \(patches), deletes \(deletes), conflict deletes \(conflictDeletes), too long for any push \(oversizedWrites) set aside, \(refusedAtWrite) refused at once)",
             "  network: sent \(messagesSent), dropped \(dropped), duplicated \(duplicated), delayed \(delayed), reordered \(reordered), partitions \(partitions) (lost \(partitionDrops)), timeouts \(timeouts), stale answers \(staleAnswers)",
             "  sync: \(syncs) syncs (\(finishedSyncs) finished, \(failedSyncs) failed, \(clockWaits) waiting for the clock), \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls (\(pullsOmittingOwn) leaving out own writes), merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
             "  crashes: devices \(deviceCrashes), server \(serverCrashes); operators: snapshot builds \(snapshotBuilds), re-bootstrap requests \(operatorResets), briefing updates \(briefingUpdates)",

@@ -66,6 +66,7 @@ import Testing
             total.partitionDrops += r.partitionDrops
             total.timeouts += r.timeouts
             total.staleAnswers += r.staleAnswers
+            total.oversizedWrites += r.oversizedWrites
             total.deviceCrashes += r.deviceCrashes
             total.serverCrashes += r.serverCrashes
             total.snapshotBuilds += r.snapshotBuilds
@@ -102,6 +103,7 @@ import Testing
         #expect(total.delayed > 0 && total.reordered > 0, "no message was delayed past another")
         #expect(total.partitions > 0 && total.partitionDrops > 0, "no partition cut a message")
         #expect(total.timeouts > 0 && total.staleAnswers > 0, "no exchange timed out and answered late")
+        #expect(total.oversizedWrites > 0, "no write too long for any push was set aside")
         #expect(total.deviceCrashes > 0 && total.serverCrashes > 0, "nothing crashed")
         #expect(total.snapshotBuilds > 0 && total.operatorResets > 0 && total.briefingUpdates > 0, "no operator work ran")
         #expect(total.finishedSyncs > 0 && total.failedSyncs > 0, "syncs never finished, or never failed")
