@@ -15,7 +15,8 @@ public struct SyncEndpoints: Sendable {
     }
 
     /// The optional protocol features every frame answer names (`Satchel-Features`, §14).
-    public static let features = "\(SatchelFeature.asWritten), \(SatchelFeature.deviceState)"
+    public static let featureList = [SatchelFeature.asWritten, SatchelFeature.deviceState]
+    public static let features = featureList.joined(separator: ", ")
 
     /// `features`: the request's `Satchel-Features` header values.
     public func hello(_ body: [UInt8], features: [String], device: DeviceInfo) async throws -> [UInt8] {

@@ -40,7 +40,7 @@ extension Simulation {
         await checkAcknowledged()
         if crash { return await restartServer("after applying dev-\(d)'s \(envelope.route.rawValue), before answering") }
         trace("server answers dev-\(d) #\(envelope.exchange): HTTP \(answer.status) \(Self.summary(answer.frame))")
-        let features = answer.status == 200 ? SyncEndpoints.features.split(separator: ",").map { $0.trimmingSpaces } : []
+        let features = answer.status == 200 ? SyncEndpoints.featureList : []
         transmit(Envelope(device: d, session: envelope.session, exchange: envelope.exchange, toServer: false, route: envelope.route,
                           bytes: answer.frame, status: answer.status, features: features))
     }
@@ -162,14 +162,5 @@ extension Simulation {
         default:
             return "message type \(message.type)"
         }
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
     }
 }

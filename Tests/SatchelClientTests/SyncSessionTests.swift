@@ -89,6 +89,15 @@ import Testing
         session.ran(.success(.clock(.fine)))
     }
 
+    /// Up to the pulls of the mission space, with nothing to push.
+    static func beginPulls(_ session: inout SyncSession) {
+        begin(&session, hello: hello(spaces: [mission]))
+        _ = drain(&session)
+        session.ran(.success(.pushRead(nil, setAside: 0)))
+        _ = drain(&session)
+        session.ran(.success(.pullsPrepared(rebootstrapped: [], toPull: 10)))
+    }
+
     /// Pull requests for `spaces`, each answered with one last page.
     static func pullAll(_ session: inout SyncSession, from exchange: Int, omitting: Bool, _ spaces: [SpaceID]) {
         var n = exchange
@@ -184,11 +193,7 @@ import Testing
 
     @Test func anExpiredCursorOrAGapResetsTheSpaceOnceThenFails() {
         var session = SyncSession(configuration: .init(pageSize: 50), toPush: 0)
-        Self.begin(&session, hello: Self.hello(spaces: [Self.mission]))
-        _ = Self.drain(&session)
-        session.ran(.success(.pushRead(nil, setAside: 0)))
-        _ = Self.drain(&session)
-        session.ran(.success(.pullsPrepared(rebootstrapped: [], toPull: 10)))
+        Self.beginPulls(&session)
         _ = Self.drain(&session)
         session.ran(.success(.pullRequest(PullRequest(space: "mission", after: 7, limit: 50))))
         _ = Self.drain(&session)
@@ -217,11 +222,7 @@ import Testing
 
     @Test func writesMadeDuringThePullGoOutInASecondPass() {
         var session = SyncSession(configuration: .init(pageSize: 50), toPush: 0)
-        Self.begin(&session, hello: Self.hello(spaces: [Self.mission]))
-        _ = Self.drain(&session)
-        session.ran(.success(.pushRead(nil, setAside: 0)))
-        _ = Self.drain(&session)
-        session.ran(.success(.pullsPrepared(rebootstrapped: [], toPull: 10)))
+        Self.beginPulls(&session)
         Self.pullAll(&session, from: 2, omitting: true, ["mission"])
         _ = Self.drain(&session)
         session.ran(.success(.pending(1)))
