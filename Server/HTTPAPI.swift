@@ -80,8 +80,7 @@ public enum HTTPAPI {
                 encoder.outputFormatting = [.sortedKeys]
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
             } catch {
-                let api = failures.answer(error)
-                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+                return jsonError(failures.answer(error))
             }
         }
         @Sendable func deviceID(_ context: BasicRequestContext) throws -> DeviceID {
@@ -130,8 +129,7 @@ public enum HTTPAPI {
                 _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
                 return try await backupResponse(service)
             } catch {
-                let api = failures.answer(error)
-                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+                return jsonError(failures.answer(error))
             }
         }
         router.get("/metrics") { request, _ -> Response in
@@ -142,8 +140,7 @@ public enum HTTPAPI {
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.render())))
             } catch {
-                let api = failures.answer(error)
-                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+                return jsonError(failures.answer(error))
             }
         }
     }
@@ -187,7 +184,7 @@ public enum HTTPAPI {
         } catch {
             let failure = endpoints.failure(error)
             if request.headers[.accept]?.contains("application/json") == true {
-                return jsonResponse(status: failure.status, ["error": ["code": failure.error.code, "message": failure.error.message]])
+                return jsonError(failure.error)
             }
             return Response(status: .init(code: failure.status), headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: failure.frame)))
         }
@@ -197,8 +194,7 @@ public enum HTTPAPI {
         do {
             return jsonResponse(status: 200, try await body())
         } catch {
-            let api = failures.answer(error)
-            return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+            return jsonError(failures.answer(error))
         }
     }
 
@@ -215,6 +211,11 @@ public enum HTTPAPI {
         case let known as any SatchelError: return APIError(code: known.codeName, known.message)
         default: return APIError(code: "internal_error", "the server failed to handle the request; it is logged, try again later")
         }
+    }
+
+    /// An error as JSON, `{"error": {"code", "message"}}`, with its code's status.
+    static func jsonError(_ error: APIError) -> Response {
+        jsonResponse(status: error.status, ["error": ["code": error.code, "message": error.message]])
     }
 
     static func jsonResponse(status: Int, _ object: Any) -> Response {
