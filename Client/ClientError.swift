@@ -1,5 +1,7 @@
+public import SatchelProtocol
+
 /// A client failure a user can act on: a stable `code` and a message that says what to do.
-public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ClientError: SatchelError, Hashable {
     public let code: String
     public let message: String
 
@@ -8,6 +10,7 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    public var codeName: String { code }
     public var description: String { message }
 
     static func notJoined() -> ClientError {

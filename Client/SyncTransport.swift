@@ -52,7 +52,7 @@ extension SyncTransport {
 }
 
 /// Why talking to the server failed, in words a field user can act on.
-public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct TransportError: SatchelError, Hashable {
     public enum Kind: String, Hashable, Sendable {
         /// No connection (no network, DNS failure, refused, timed out: `code` nil), an answer cut
         /// or damaged in transit (`code` "transfer_damaged"), or a server that cannot serve for
@@ -78,6 +78,18 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
         self.kind = kind
         self.code = code
         self.message = message
+    }
+
+    /// The server's code when it sent one, else the kind's name (`offline`, `cursor_expired`…).
+    public var codeName: String {
+        if let code { return code }
+        switch kind {
+        case .offline: return "offline"
+        case .unauthorized: return "unauthorized"
+        case .refused: return "refused"
+        case .cursorExpired: return "cursor_expired"
+        case .badResponse: return "bad_response"
+        }
     }
 
     public var description: String { message }

@@ -1,6 +1,6 @@
 /// Why a frame could not be decoded. The `code` is stable (PROTOCOL.md, "Errors"); the
 /// message says what to do.
-public struct FrameError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct FrameError: SatchelError, Hashable {
     public struct Code: RawRepresentable, Hashable, Sendable {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
@@ -31,6 +31,7 @@ public struct FrameError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    public var codeName: String { code.rawValue }
     public var description: String { "\(code.rawValue): \(message)" }
 }
 

@@ -1,6 +1,6 @@
 /// Why a value, mutation or message was refused: a stable `code` for programs and logs, and a
 /// `message` a person can act on. Never carries note bodies or tokens.
-public struct Rejection: Error, Hashable, Sendable, CustomStringConvertible {
+public struct Rejection: SatchelError, Hashable {
     /// The stable reason, sent on the wire as the rejection's code.
     public let code: RejectionCode
     /// What is wrong and what to do about it.
@@ -11,6 +11,7 @@ public struct Rejection: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    public var codeName: String { code.rawValue }
     public var description: String { "\(code.rawValue): \(message)" }
 }
 

@@ -1,37 +1,39 @@
 import Foundation
 import Logging
+public import SatchelProtocol
 import SatchelSQLite
 
-/// A request-level failure: an HTTP status, a stable code and a message a person can act on.
-/// The HTTP edge turns it into a response; the core never touches HTTP types.
-public struct APIError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let status: Int
+/// A request-level failure: a stable code and a message a person can act on. The HTTP edge
+/// turns it into a response with the code's status; the core never touches HTTP types.
+public struct APIError: SatchelError, Hashable {
     public let code: String
     public let message: String
 
-    public init(status: Int, code: String, _ message: String) {
-        self.status = status
+    public init(code: String, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// The code's HTTP status, from the one table (`ErrorStatus`).
+    public var status: Int { ErrorStatus.of(code) }
+    public var codeName: String { code }
     public var description: String { "\(status) \(code): \(message)" }
 
     static func tokenMissing() -> APIError {
-        APIError(status: 401, code: "token_missing", "this request needs a device token: send `Authorization: Bearer <token>` (run `satchel join` to get one)")
+        APIError(code: "token_missing", "this request needs a device token: send `Authorization: Bearer <token>` (run `satchel join` to get one)")
     }
     static func tokenInvalid() -> APIError {
-        APIError(status: 401, code: "token_invalid", "the device token is not valid on this server; enroll the device again with a new code from your operator")
+        APIError(code: "token_invalid", "the device token is not valid on this server; enroll the device again with a new code from your operator")
     }
     /// The store could not write: the disk holding the data directory is full. The transaction
     /// was rolled back, so nothing of the request took effect and sending it again is safe.
     static func insufficientStorage() -> APIError {
         APIError(
-            status: 507, code: "insufficient_storage",
+            code: "insufficient_storage",
             "the server's disk is full, so nothing of this request was applied; the server's operator must free space on it; try again later")
     }
     static func tooLarge(_ what: String, limit: Int, hint: String = "send fewer mutations per push") -> APIError {
-        APIError(status: 413, code: "request_too_large", "\(what) is over this server's limit of \(limit) bytes; \(hint)")
+        APIError(code: "request_too_large", "\(what) is over this server's limit of \(limit) bytes; \(hint)")
     }
 }
 

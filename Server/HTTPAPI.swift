@@ -36,7 +36,7 @@ public enum HTTPAPI {
                 let body = try await collect(request, limit: 16 * 1024, hint: "send only the code, label and client")
                 struct Enroll: Decodable { var code: String; var label: String?; var client: String? }
                 guard let enroll = try? JSONDecoder().decode(Enroll.self, from: Data(body)) else {
-                    throw APIError(status: 400, code: "malformed_request", #"send JSON like {"code": "K7QM-4TZP-XW2H", "label": "ana-laptop"}"#)
+                    throw APIError(code: "malformed_request", #"send JSON like {"code": "K7QM-4TZP-XW2H", "label": "ana-laptop"}"#)
                 }
                 let (device, token) = try await service.enroll(code: enroll.code, label: enroll.label, client: enroll.client)
                 return ["device": device.id.rawValue, "user": device.user.rawValue, "label": device.label, "token": token]
@@ -79,11 +79,8 @@ public enum HTTPAPI {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
-            } catch let error as StoreError where error.code == .unknownDevice || error.code == .unknownUser || error.code == .unknownSpace {
-                return jsonResponse(status: 404, ["error": ["code": error.code.rawValue, "message": error.message]])
             } catch {
-                let api = failures.answer(error)
-                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+                return jsonError(failures.answer(error))
             }
         }
         @Sendable func deviceID(_ context: BasicRequestContext) throws -> DeviceID {
@@ -111,7 +108,7 @@ public enum HTTPAPI {
                 let q = request.uri.queryParameters
                 let space = try q.get("space").map { try SpaceID($0) }
                 guard let olderThan = Int64(q.get("older-than-ms") ?? "0"), olderThan >= 0 else {
-                    throw APIError(status: 400, code: "malformed_request", "older-than-ms must be a whole number of milliseconds")
+                    throw APIError(code: "malformed_request", "older-than-ms must be a whole number of milliseconds")
                 }
                 return try await admin.compact(space: space, olderThan: olderThan, dryRun: q.get("dry-run") == "true")
             }
@@ -119,7 +116,7 @@ public enum HTTPAPI {
         router.post("/v1/admin/devices/:id/rebootstrap") { request, context in
             await handle(request) {
                 guard let space = request.uri.queryParameters.get("space") else {
-                    throw APIError(status: 400, code: "malformed_request", "name the space: ?space=NAME")
+                    throw APIError(code: "malformed_request", "name the space: ?space=NAME")
                 }
                 return try await admin.rebootstrap(try deviceID(context), space: try SpaceID(space))
             }
@@ -132,8 +129,7 @@ public enum HTTPAPI {
                 _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
                 return try await backupResponse(service)
             } catch {
-                let api = failures.answer(error)
-                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+                return jsonError(failures.answer(error))
             }
         }
         router.get("/metrics") { request, _ -> Response in
@@ -144,8 +140,7 @@ public enum HTTPAPI {
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.render())))
             } catch {
-                let api = failures.answer(error)
-                return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+                return jsonError(failures.answer(error))
             }
         }
     }
@@ -189,7 +184,7 @@ public enum HTTPAPI {
         } catch {
             let failure = endpoints.failure(error)
             if request.headers[.accept]?.contains("application/json") == true {
-                return jsonResponse(status: failure.status, ["error": ["code": failure.error.code, "message": failure.error.message]])
+                return jsonError(failure.error)
             }
             return Response(status: .init(code: failure.status), headers: [.contentType: frameContentType], body: .init(byteBuffer: ByteBuffer(bytes: failure.frame)))
         }
@@ -199,22 +194,28 @@ public enum HTTPAPI {
         do {
             return jsonResponse(status: 200, try await body())
         } catch {
-            let api = failures.answer(error)
-            return jsonResponse(status: api.status, ["error": ["code": api.code, "message": api.message]])
+            return jsonError(failures.answer(error))
         }
     }
 
+    /// The answer for any error: its code, its message and, through `ErrorStatus`, its status.
+    /// Only Satchel's own errors are written to be shown; anything else is an internal error,
+    /// since its text might quote what a device sent.
     static func apiError(_ error: any Error) -> APIError {
         switch error {
         case let api as APIError: return api
-        case let validation as Rejection: return APIError(status: 400, code: validation.code.rawValue, validation.message)
-        case let frame as FrameError: return APIError(status: 400, code: frame.code.rawValue, frame.message)
         case let sqlite as SQLiteError where sqlite.isFull: return .insufficientStorage()
         case let store as StoreError where store.code == .closed:
-            return APIError(status: 503, code: store.code.rawValue, "the server is shutting down; try again in a moment")
-        case let store as StoreError: return APIError(status: 400, code: store.code.rawValue, store.message)
-        default: return APIError(status: 500, code: "internal_error", "the server failed to handle the request; it is logged, try again later")
+            // "the store is closed" means nothing to a device; this is what it can act on.
+            return APIError(code: store.codeName, "the server is shutting down; try again in a moment")
+        case let known as any SatchelError: return APIError(code: known.codeName, known.message)
+        default: return APIError(code: "internal_error", "the server failed to handle the request; it is logged, try again later")
         }
+    }
+
+    /// An error as JSON, `{"error": {"code", "message"}}`, with its code's status.
+    static func jsonError(_ error: APIError) -> Response {
+        jsonResponse(status: error.status, ["error": ["code": error.code, "message": error.message]])
     }
 
     static func jsonResponse(status: Int, _ object: Any) -> Response {

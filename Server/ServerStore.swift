@@ -185,7 +185,7 @@ public struct CompactionReport: Codable, Hashable, Sendable {
 }
 
 /// A store failure a person can act on; `code` is stable and mapped to HTTP at the server edge.
-public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct StoreError: SatchelError, Hashable {
     public struct Code: RawRepresentable, Hashable, Sendable {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
@@ -212,6 +212,7 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    public var codeName: String { code.rawValue }
     public var description: String { "\(code.rawValue): \(message)" }
 }
 

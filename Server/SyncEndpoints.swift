@@ -68,12 +68,7 @@ public struct SyncEndpoints: Sendable {
 
     func decode(_ body: [UInt8]) throws -> Message {
         service.metrics.frame(direction: "in", sent: body.count, raw: Frame.declaredPayloadSize(body) ?? body.count)
-        do {
-            return try Frame.decode(body, maxPayloadBytes: service.limits.maxPayloadBytes)
-        } catch {
-            let status = error.code == .tooLarge || error.code == .decompressionBomb ? 413 : 400
-            throw APIError(status: status, code: error.code.rawValue, error.message)
-        }
+        return try Frame.decode(body, maxPayloadBytes: service.limits.maxPayloadBytes)
     }
 
     func answered(_ frame: [UInt8]) -> [UInt8] {
@@ -82,6 +77,6 @@ public struct SyncEndpoints: Sendable {
     }
 
     static func wrongMessage(_ expected: String) -> APIError {
-        APIError(status: 400, code: "wrong_message", "this route takes a \(expected) frame")
+        APIError(code: "wrong_message", "this route takes a \(expected) frame")
     }
 }

@@ -44,10 +44,10 @@ public final class SyncService: Sendable {
         let hash = Credentials.hash(token: token)
         guard let device = try await store.device(tokenHash: hash) else { throw APIError.tokenInvalid() }
         if device.revokedAt != nil {
-            throw APIError(status: 401, code: "token_revoked", Self.revokedMessage(device))
+            throw APIError(code: "token_revoked", Self.revokedMessage(device))
         }
         if device.userDisabled {
-            throw APIError(status: 401, code: "user_disabled", "user '\(device.user)' was disabled by an operator; ask your operator")
+            throw APIError(code: "user_disabled", "user '\(device.user)' was disabled by an operator; ask your operator")
         }
         return device
     }
@@ -59,11 +59,11 @@ public final class SyncService: Sendable {
     /// The operator behind an `Authorization: Bearer sop_…` header.
     public func authenticateOperator(authorization: String?) async throws -> String {
         guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            throw APIError(status: 401, code: "operator_token_missing", "the admin API needs an operator token: `Authorization: Bearer sop_…` (make one with `satchel-server operator-token create`)")
+            throw APIError(code: "operator_token_missing", "the admin API needs an operator token: `Authorization: Bearer sop_…` (make one with `satchel-server operator-token create`)")
         }
         let token = String(authorization.dropFirst(7)).trimmingSpaces
         guard token.hasPrefix("sop_"), token.utf8.count < 100, let label = try await store.operatorToken(hash: Credentials.hash(token: token)) else {
-            throw APIError(status: 401, code: "operator_token_invalid", "the operator token is not valid on this server")
+            throw APIError(code: "operator_token_invalid", "the operator token is not valid on this server")
         }
         return label
     }
@@ -79,20 +79,13 @@ public final class SyncService: Sendable {
         let token = Credentials.newToken(using: &rng)
         let id = DeviceID(unchecked: "d-" + DeviceID.random(using: &rng).rawValue)
         let label = label.map { String($0.prefix(100)) }
-        do {
-            let device = try await store.redeemEnrollment(
-                codeHash: Credentials.hash(code: code), device: id, label: label, tokenHash: Credentials.hash(token: token),
-                client: client.map { String($0.prefix(100)) }, now: now())
-            logger.info("device enrolled", metadata: ["device": "\(device.id)", "user": "\(device.user)"])
-            return (device, token)
-        } catch let error as StoreError {
-            switch error.code {
-            case .enrollmentUsed: throw APIError(status: 409, code: error.code.rawValue, error.message)
-            case .enrollmentExpired: throw APIError(status: 410, code: error.code.rawValue, error.message)
-            case .closed: throw error
-            default: throw APIError(status: 401, code: error.code.rawValue, error.message)
-            }
-        }
+        // The store's refusals (`enrollment_invalid`, `_used`, `_expired`) get their statuses
+        // from `ErrorStatus` at the edge, like every other error.
+        let device = try await store.redeemEnrollment(
+            codeHash: Credentials.hash(code: code), device: id, label: label, tokenHash: Credentials.hash(token: token),
+            client: client.map { String($0.prefix(100)) }, now: now())
+        logger.info("device enrolled", metadata: ["device": "\(device.id)", "user": "\(device.user)"])
+        return (device, token)
     }
 
     // MARK: sync
@@ -100,7 +93,7 @@ public final class SyncService: Sendable {
     public func hello(_ request: HelloRequest, device: DeviceInfo) async throws -> HelloResponse {
         guard request.protocolVersion == satchelProtocolVersion else {
             throw APIError(
-                status: 426, code: "unsupported_protocol_version",
+                code: "unsupported_protocol_version",
                 "this server speaks protocol version \(satchelProtocolVersion), the client \(request.protocolVersion); update the client")
         }
         // Last-seen needs minute precision, not a durable write (an fsync) on every sync.
@@ -118,7 +111,7 @@ public final class SyncService: Sendable {
     public func push(_ request: PushRequest, device: DeviceInfo) async throws -> PushResponse {
         guard request.mutations.count <= limits.maxMutationsPerPush else {
             throw APIError(
-                status: 413, code: "too_many_mutations",
+                code: "too_many_mutations",
                 "\(request.mutations.count) mutations in one push; this server takes at most \(limits.maxMutationsPerPush), so split the batch")
         }
         let access = Dictionary(uniqueKeysWithValues: try await store.spaces(of: device.user).map { ($0.space, $0.role) })
@@ -194,7 +187,7 @@ public final class SyncService: Sendable {
     public func pull(_ request: PullRequest, device: DeviceInfo) async throws -> [UInt8] {
         let spaces = try await store.spaces(of: device.user)
         guard let space = spaces.first(where: { $0.space == request.space }) else {
-            throw APIError(status: 403, code: "space_forbidden", "user '\(device.user)' is not a member of space '\(request.space)'")
+            throw APIError(code: "space_forbidden", "user '\(device.user)' is not a member of space '\(request.space)'")
         }
         let limit = min(max(1, request.limit), limits.maxPageSize)
         // Starting over from 0 answers an operator's request to re-bootstrap.
@@ -202,7 +195,7 @@ public final class SyncService: Sendable {
         let page: EncodedPage
         switch PullPlan.plan(request, horizon: space.horizon, resetRequested: resetRequested) {
         case .expired(let message):
-            throw APIError(status: 410, code: "cursor_expired", message)
+            throw APIError(code: "cursor_expired", message)
         case .snapshot:
             if let frame = snapshots.frame(space: request.space, after: request.after, limit: limit, horizon: space.horizon) { return frame }
             if request.after == 0 && snapshots.wrote(0, to: request.space) { snapshotWork.continuation.yield(request.space) }

@@ -14,13 +14,26 @@ enum ExitStatus: Int32 {
 }
 
 /// An error the CLI itself raises, with the exit status it ends in.
-struct CLIError: Error, CustomStringConvertible {
+struct CLIError: SatchelError {
     var status: ExitStatus
     var message: String
 
     init(_ status: ExitStatus, _ message: String) {
         self.status = status
         self.message = message
+    }
+
+    /// The CLI's own errors are told apart by their exit status, so that is their code.
+    var codeName: String {
+        switch status {
+        case .ok: "ok"
+        case .usage: "usage"
+        case .notFound: "not_found"
+        case .offline: "offline"
+        case .notEnrolled: "not_enrolled"
+        case .refused: "refused"
+        case .local: "local"
+        }
     }
 
     var description: String { message }
