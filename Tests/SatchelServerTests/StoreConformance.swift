@@ -4,6 +4,7 @@ import SatchelProtocol
 import Synchronization
 import Testing
 @testable import SatchelServer
+import SatchelTesting
 
 /// The suite every `ServerStore` backend must pass unchanged. Add a backend to `Backend` and it
 /// runs every test below.
