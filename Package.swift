@@ -147,8 +147,11 @@ let package = Package(
         .testTarget(
             name: "SatchelProtocolTests", dependencies: ["SatchelProtocol", "SatchelTesting"],
             path: "Tests/SatchelProtocolTests", swiftSettings: strict),
-        // Shared by the test targets: temporary folders and the real server binary as a process.
-        .target(name: "SatchelTestSupport", path: "Tests/SatchelTestSupport", swiftSettings: strict),
+        // Shared by the test targets: temporary folders, the built binaries, the real server as a
+        // process over a data directory provisioned in process, a lock box, raw sockets.
+        .target(
+            name: "SatchelTestSupport", dependencies: ["SatchelProtocol", "SatchelServer"],
+            path: "Tests/SatchelTestSupport", swiftSettings: strict),
         .testTarget(
             name: "SatchelServerTests",
             dependencies: [
@@ -163,7 +166,7 @@ let package = Package(
             dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting"],
             path: "Tests/SatchelClientTests", swiftSettings: strict),
         .testTarget(
-            name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite"],
+            name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite", "SatchelTestSupport"],
             path: "Tests/SatchelSQLiteTests", swiftSettings: strict),
     ]
 )

@@ -1,7 +1,6 @@
 import Foundation
 import SatchelTestSupport
 import SatchelProtocol
-import Synchronization
 import Testing
 @testable import SatchelServer
 import SatchelTesting
@@ -32,7 +31,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
 /// The memory stores of this test process, by the path that stands for their file.
 enum MemoryStores {
-    private static let stores = Mutex<[String: MemoryServerStore]>([:])
+    private static let stores = Locked<[String: MemoryServerStore]>([:])
 
     static func store(at path: String) -> MemoryServerStore {
         stores.withLock { stores in
