@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "SatchelProtocol", targets: ["SatchelProtocol"]),
         .library(name: "SatchelServer", targets: ["SatchelServer"]),
         .library(name: "SatchelClient", targets: ["SatchelClient"]),
+        // For tests only, as SwiftNIO ships NIOEmbedded and NIOTestUtils: in-memory stores and a
+        // seeded generator, kept out of the shipped libraries' API.
+        .library(name: "SatchelTesting", targets: ["SatchelTesting"]),
         .executable(name: "satchel-server", targets: ["satchel-server"]),
         .executable(name: "satchel", targets: ["satchel"]),
         .executable(name: "satchel-bench", targets: ["satchel-bench"]),
@@ -84,17 +87,29 @@ let package = Package(
             ],
             path: "Client", swiftSettings: strict),
 
+        // What tests and the simulation run on instead of disks and entropy: MemoryServerStore,
+        // MemoryReplicaStorage and SplitMix64.
+        .target(
+            name: "SatchelTesting", dependencies: ["SatchelProtocol", "SatchelClient", "SatchelServer"],
+            path: "Testing", swiftSettings: strict),
+
+        // The mission briefing loader (Data/china-briefing.json): mission data, not server
+        // library, so it sits beside the executables that load it.
+        .target(
+            name: "SatchelBriefing", dependencies: ["SatchelProtocol", "SatchelServer"],
+            path: "Sources/SatchelBriefing", swiftSettings: strict),
+
         // The deterministic simulation: devices running SyncSession and the server's SyncService
         // over a MemoryServerStore, on a seeded network.
         .target(
             name: "SatchelSimulation",
-            dependencies: ["SatchelClient", "SatchelProtocol", "SatchelServer", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SatchelClient", "SatchelProtocol", "SatchelServer", "SatchelTesting", .product(name: "Logging", package: "swift-log")],
             path: "Sources/SatchelSimulation", swiftSettings: strict),
 
         .executableTarget(
             name: "satchel-server",
             dependencies: [
-                "SatchelServer", "SatchelProtocol",
+                "SatchelServer", "SatchelProtocol", "SatchelBriefing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -123,21 +138,24 @@ let package = Package(
         .executableTarget(
             name: "satchel-bench",
             dependencies: [
-                "SatchelProtocol", "SatchelServer", "SatchelClient", "SatchelSQLite",
+                "SatchelProtocol", "SatchelServer", "SatchelClient", "SatchelSQLite", "SatchelBriefing", "SatchelTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/satchel-bench",
             swiftSettings: strict),
 
         .testTarget(
-            name: "SatchelProtocolTests", dependencies: ["SatchelProtocol"],
+            name: "SatchelProtocolTests", dependencies: ["SatchelProtocol", "SatchelTesting"],
             path: "Tests/SatchelProtocolTests", swiftSettings: strict),
-        // Shared by the test targets: temporary folders and the real server binary as a process.
-        .target(name: "SatchelTestSupport", path: "Tests/SatchelTestSupport", swiftSettings: strict),
+        // Shared by the test targets: temporary folders, the built binaries, the real server as a
+        // process over a data directory provisioned in process, a lock box, raw sockets.
+        .target(
+            name: "SatchelTestSupport", dependencies: ["SatchelProtocol", "SatchelServer"],
+            path: "Tests/SatchelTestSupport", swiftSettings: strict),
         .testTarget(
             name: "SatchelServerTests",
             dependencies: [
-                "SatchelServer", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport",
+                "SatchelServer", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting", "SatchelBriefing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -145,10 +163,10 @@ let package = Package(
             path: "Tests/SatchelServerTests", swiftSettings: strict),
         .testTarget(
             name: "SatchelClientTests",
-            dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelSQLite", "SatchelTestSupport"],
+            dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting"],
             path: "Tests/SatchelClientTests", swiftSettings: strict),
         .testTarget(
-            name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite"],
+            name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite", "SatchelTestSupport"],
             path: "Tests/SatchelSQLiteTests", swiftSettings: strict),
     ]
 )

@@ -455,8 +455,9 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     /// The most bytes of changes in one pull page (PROTOCOL.md §5): a quarter of the default
-    /// `maxPayloadBytes`.
-    static let pageBytes = 4 << 20
+    /// `maxPayloadBytes`. Public so that other backends (`MemoryServerStore` in SatchelTesting)
+    /// cut their pages at the same size as this one.
+    public static let pageBytes = 4 << 20
 
     nonisolated func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
         try db.query(

@@ -45,12 +45,27 @@ public struct DeviceActivity: Hashable, Sendable {
         public var pulledAt: Timestamp?
         /// Changes in the space it has not pulled yet.
         public var behind: Int
+
+        /// Public so that backends outside this module (`MemoryServerStore`) can report it.
+        public init(space: SpaceID, cursor: Version, pulledAt: Timestamp?, behind: Int) {
+            self.space = space
+            self.cursor = cursor
+            self.pulledAt = pulledAt
+            self.behind = behind
+        }
     }
     public var spaces: [SpaceProgress]
     /// Its mutations the server refused, newest first (at most 20).
     public var rejected: [MutationResult]
     /// Conflict records holding a value this device wrote, still open.
     public var openConflicts: [RecordKey]
+
+    /// Public so that backends outside this module (`MemoryServerStore`) can report it.
+    public init(spaces: [SpaceProgress], rejected: [MutationResult], openConflicts: [RecordKey]) {
+        self.spaces = spaces
+        self.rejected = rejected
+        self.openConflicts = openConflicts
+    }
 }
 
 /// A page of changes read from a store, still in their wire encoding so the server can send

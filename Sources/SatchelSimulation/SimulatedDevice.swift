@@ -1,5 +1,6 @@
 import SatchelClient
 import SatchelProtocol
+import SatchelTesting
 
 /// One device: its store (the real replica algorithm on in-memory storage), its credentials, and
 /// the `SyncSession` running, if a sync is under way.

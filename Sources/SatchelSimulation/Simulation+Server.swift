@@ -1,6 +1,7 @@
 import SatchelClient
 import SatchelProtocol
 import SatchelServer
+import SatchelTesting
 
 /// The server side: provisioning through the real enrollment, requests served by the real
 /// endpoints, and what operators and failures do to it (compaction, the snapshot builder,

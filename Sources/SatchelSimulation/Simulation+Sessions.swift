@@ -1,6 +1,7 @@
 import SatchelClient
 import SatchelProtocol
 import SatchelServer
+import SatchelTesting
 
 /// Devices running `SyncSession`, the client's shipped sync: the simulation is only its driver,
 /// as `SatchelClient.sync` is over HTTP and SQLite. Its requests become envelopes on the

@@ -1,5 +1,6 @@
 import SatchelClient
 import SatchelProtocol
+import SatchelTesting
 
 /// The random workload: devices create, edit and delete notes (and resolve conflicts by deleting
 /// their records), sync, get cut off and reconnected, crash, while time passes, the server

@@ -3,6 +3,7 @@ import Logging
 import SatchelClient
 import SatchelProtocol
 import SatchelServer
+import SatchelTesting
 
 /// A deterministic simulation of Satchel sync running the code we ship: the server is
 /// `SyncService` over a `MemoryServerStore` behind the same request handling as the HTTP routes
@@ -36,7 +37,7 @@ public struct Simulation: Sendable {
     }
 
     let configuration: SimulationConfiguration
-    var rng: SeededGenerator
+    var rng: SplitMix64
     var report: SimulationReport
     /// The simulated time as the server reads it (its store and service take a clock).
     let clock = SimulationClock(SimulationClock.start)
@@ -72,7 +73,7 @@ public struct Simulation: Sendable {
 
     init(seed: UInt64, configuration: SimulationConfiguration) {
         self.configuration = configuration
-        self.rng = SeededGenerator(seed: seed)
+        self.rng = SplitMix64(seed: seed)
         self.report = SimulationReport(seed: seed)
         self.faultsActive = configuration.faults
         store = MemoryServerStore(clock: clock.read)

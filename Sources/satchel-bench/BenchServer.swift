@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SatchelProtocol
 import SatchelServer
+import SatchelTesting
 
 /// A device's credentials, made by the orchestrator straight in the server's store and handed to
 /// a worker process.
@@ -17,13 +18,13 @@ final class BenchServer: @unchecked Sendable {
     let configuration: ServerConfiguration
     private var task: Task<Void, any Error>?
     private(set) var url = ""
-    private var rng: SplitMix
+    private var rng: SplitMix64
     /// The server's cache of compressed bootstrap pages (built in the background after start).
     let snapshots = SnapshotCache()
 
     init(directory: String, seed: UInt64) {
         configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory, heartbeat: .seconds(10))
-        rng = SplitMix(seed: seed)
+        rng = SplitMix64(seed: seed)
     }
 
     var databasePath: String { configuration.databasePath }

@@ -1,5 +1,6 @@
 import Foundation
 import SatchelProtocol
+import SatchelTesting
 
 /// Measures the wire encoding choice: the same pull page of notes as Satchel binary frames and
 /// as JSON (Foundation's JSONEncoder, the obvious alternative), raw and zlib-compressed.
@@ -52,7 +53,7 @@ struct CodecBenchmark {
     }
 
     func makeChanges() -> [Change] {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let words = Self.corpus()
         return (1...notes).map { i in
             // A run of consecutive words from a random place: real sentences, not a shuffled bag.
@@ -140,5 +141,3 @@ struct CodecBenchmark {
     }
 }
 
-/// SplitMix64, so every run measures the same notes.
-typealias SplitMix = SplitMix64

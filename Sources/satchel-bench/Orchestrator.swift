@@ -3,6 +3,8 @@ import Glibc
 import SatchelProtocol
 import SatchelSQLite
 import SatchelServer
+import SatchelTesting
+import SatchelBriefing
 
 /// Sizes and outputs of a run; every size is a flag.
 struct Options: Sendable {
@@ -158,7 +160,7 @@ final class Orchestrator {
         let path = dir("push-baseline.sqlite")
         let db = try Database(configuration: DatabaseConfiguration(path: path, journalMode: .wal, synchronous: .full))
         try db.execute("CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT NOT NULL, body TEXT, tags TEXT, author TEXT, created_at INTEGER, updated_at INTEGER)")
-        var rng = SplitMix(seed: options.seed ^ 0xBA5E)
+        var rng = SplitMix64(seed: options.seed ^ 0xBA5E)
         let rowsToInsert = (0..<n).map { i in (RecordID.random(using: &rng).rawValue, factory.note(i)) }
         let cpu0 = processCPUSeconds(), t0 = monotonicNanos()
         for start in stride(from: 0, to: n, by: 500) {

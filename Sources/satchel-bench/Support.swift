@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import SatchelTesting
 
 // Measuring tools shared by the orchestrator and its worker processes: a system-wide monotonic
 // clock (so two processes agree on phase windows), CPU time, resident memory, percentiles.
@@ -154,8 +155,8 @@ struct NoteFactory: Sendable {
     /// A past time, so seeded clocks never run ahead of the server's.
     static let epoch: Int64 = 1_790_000_000_000
 
-    func rng(_ i: Int, salt: UInt64 = 0) -> SplitMix {
-        SplitMix(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ salt)
+    func rng(_ i: Int, salt: UInt64 = 0) -> SplitMix64 {
+        SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ salt)
     }
 
     /// Title, a 500–2,000 character body of consecutive words of the briefing summaries, 3 tags.

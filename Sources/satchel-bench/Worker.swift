@@ -3,6 +3,7 @@ import SatchelClient
 import SatchelProtocol
 import SatchelSQLite
 import Synchronization
+import SatchelTesting
 
 // The device side of every phase runs in a separate process (`satchel-bench _worker JOB SPEC OUT`),
 // so the orchestrator's process holds only the server: its CPU time and memory are the
@@ -110,7 +111,7 @@ enum Worker {
         let transport = try HTTPTransport(url: spec.url, token: spec.rawAccount.token)
         let device = DeviceID(unchecked: spec.rawAccount.device)
         var clock = HybridLogicalClock()
-        var rng = SplitMix(seed: spec.seed ^ 0x5EED)
+        var rng = SplitMix64(seed: spec.seed ^ 0x5EED)
         let mutations = notes.enumerated().map { i, n in
             let t = physicalMillis
             return Mutation(

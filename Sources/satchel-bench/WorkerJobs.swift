@@ -3,6 +3,7 @@ import SatchelClient
 import SatchelProtocol
 import SatchelSQLite
 import Synchronization
+import SatchelTesting
 
 extension Worker {
     // MARK: initial sync
@@ -436,7 +437,7 @@ extension Worker {
     /// names of briefing entries (places, parks, companies), in a seeded order.
     static func searchQueries(count: Int, seed: UInt64) -> [String] {
         let factory = NoteFactory(seed: seed)
-        var rng = SplitMix(seed: seed ^ 0x5EA2C4)
+        var rng = SplitMix64(seed: seed ^ 0x5EA2C4)
         let words = factory.words.map { $0.filter { $0.isLetter } }.filter { $0.count >= 5 }
         var names: [String] = []
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SatchelProtocol
 import SatchelServer
+import SatchelBriefing
 
 struct BriefingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func aCoMemberPushingSeenOrGuessedIdsNeverTakesTheirPlace() async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         try ServerProcess.run(["space", "create", "ana-private", "--data", world.data])
         try ServerProcess.run(["member", "add", "--space", "ana-private", "--user", "ana", "--role", "writer", "--data", world.data])
@@ -25,7 +25,7 @@ import Testing
         // Bob, a co-member, reads Ana's mutation ids from the log and pushes notes of his own
         // under them, and under the ids a counter scheme would give her next writes.
         let bob = try await HTTPTransport.enroll(
-            url: world.server.url, code: try ServerProcess.enrollmentCode(data: world.data, user: "bob"), label: "bob-tool", client: "probe/1")
+            url: world.server.url, code: try await world.enrollmentCode(for: "bob"), label: "bob-tool", client: "probe/1")
         let raw = try HTTPTransport(url: world.server.url, token: bob.token)
         let log = try await raw.pull(PullRequest(space: "mission", after: 0, limit: 100))
         let anaIDs = log.changes.compactMap(\.mutation)
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func aHomeRestoredFromACopyKeepsEveryWriteAndGetsBackItsLaterOnes() async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let home = world.dir.file("device-ana-laptop"), backup = world.dir.file("backup")
         var ana = try await world.device("ana", "ana-laptop")
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func twoMachinesSharingOneDeviceIdentityAreToldToJoinSeparately() async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let home = world.dir.file("device-ana-laptop"), copy = world.dir.file("ana-second-laptop")
         var laptop = try await world.device("ana", "ana-laptop")
@@ -119,7 +119,7 @@ import Testing
         await #expect(throws: ClientError.self) { try await second.sync() }
         // Nothing typed on the second machine is lost: it waits, queued, for a new identity.
         #expect(try await second.status().pending == 1)
-        let code = try ServerProcess.enrollmentCode(data: world.data, user: "ana")
+        let code = try await world.enrollmentCode(for: "ana")
         try await second.join(url: world.server.url, code: code, label: "ana-second-laptop", again: true)
         try await second.sync()
         try await laptop.sync()
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func anOutboxOfSeventyNotesOfAQuarterMegabyteEachGoesOutInBatchesThatFit() async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.device("ana", "ana-laptop")
         let bob = try await world.device("bob", "bob-phone")
@@ -171,7 +171,7 @@ import Testing
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: faketime), "needs faketime (apt-get install faketime; make test installs it)"))
     func aWriteMadeAYearAheadWaitsVisiblyAndGoesOutOnceTheDateIsFixed() async throws {
-        let world = try await CLIWorld(users: ["ana", "bob"])
+        let world = try await ServerWorld(users: ["ana", "bob"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.joinedDevice("ana", label: "ana-laptop")
         let bob = try await world.joinedDevice("bob", label: "bob-phone")

@@ -6,9 +6,7 @@ import Testing
 /// reports sane figures. It never checks how fast anything is: only that the run completes and
 /// that rates are positive, bytes are plausible and nothing failed or went missing.
 @Suite(.serialized) struct BenchmarkSmokeTests {
-    static var binary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("satchel-bench").path
-    }
+    static var binary: String { builtProduct("satchel-bench") }
 
     struct Output: Decodable {
         struct Row: Decodable { var phase: String; var verdict: String }

@@ -11,7 +11,7 @@ import Testing
         .deletingLastPathComponent().appendingPathComponent("Data/china-briefing.json").path
 
     @Test func briefingSyncsToDevicesAndIsSearchableOffline() async throws {
-        let world = try await ClientWorld(users: ["ana"])
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         try ServerProcess.run(["briefing", "load", Self.dataset, "--data", world.data])
         let ana = try await world.device("ana", "laptop")
         let report = try await ana.sync(pageSize: 100)

@@ -6,11 +6,11 @@ import Testing
 /// device's home is its owner's only.
 @Suite(.serialized) struct CLISecretsTests {
     @Test func joinTakesTheCodeFromStdinOrTheEnvironmentAndKeepsTheHomePrivate() async throws {
-        let world = try await CLIWorld(users: ["ana"])
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
 
         let piped = CLIDevice(home: world.dir.file("piped"))
-        let code = try ServerProcess.enrollmentCode(data: world.data, user: "ana")
+        let code = try await world.enrollmentCode(for: "ana")
         let joined = try await piped.ok("join", world.server.url, "-", "--label", "piped", stdin: code + "\n")
         #expect(joined.stdout.contains("joined \(world.server.url)"))
         try await piped.ok("sync")
@@ -18,7 +18,7 @@ import Testing
         #expect(try permissions(piped.home + "/satchel.sqlite") == 0o600)
 
         let fromEnvironment = CLIDevice(home: world.dir.file("env"))
-        let second = try ServerProcess.enrollmentCode(data: world.data, user: "ana")
+        let second = try await world.enrollmentCode(for: "ana")
         try await fromEnvironment.ok(["join", world.server.url, "--label", "env"], environment: ["SATCHEL_ENROLL_CODE": second])
         try await fromEnvironment.ok("sync")
 

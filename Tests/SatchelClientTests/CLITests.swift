@@ -1,4 +1,5 @@
 import Foundation
+import SatchelProtocol
 import SatchelTestSupport
 import Testing
 
@@ -30,13 +31,7 @@ struct CLIDevice {
     /// A command the binary runs under, e.g. `faketime -f +365d` for a clock a year ahead.
     var wrapper: [String] = []
 
-    static var binary: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidate = dir.appendingPathComponent("satchel").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/satchel").path
-    }
+    static var binary: String { builtProduct("satchel") }
 
     /// Runs `satchel ARGS…` and waits for it to exit.
     func run(_ arguments: String..., stdin: String? = nil, environment: [String: String] = [:]) async throws -> CLIResult {
@@ -104,28 +99,12 @@ struct CLIDevice {
     }
 }
 
-/// A real server with a `mission` space (writers) and a `briefing` space (readers), and devices.
-struct CLIWorld {
-    let dir = TemporaryDirectory()
-    let data: String
-    let server: ServerProcess
-
-    init(users: [String]) async throws {
-        data = dir.file("server")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        try ServerProcess.run(["space", "create", "briefing", "--data", data])
-        for user in users {
-            try ServerProcess.run(["user", "add", user, "--data", data])
-            try ServerProcess.run(["member", "add", "--space", "mission", "--user", user, "--role", "writer", "--data", data])
-            try ServerProcess.run(["member", "add", "--space", "briefing", "--user", user, "--role", "reader", "--data", data])
-        }
-        server = try await ServerProcess(data: data)
-    }
-
+/// The CLI tests join their devices through the real `satchel join`.
+extension ServerWorld {
     /// A device of `user` that has joined the server through `satchel join`.
-    func joinedDevice(_ user: String, label: String) async throws -> CLIDevice {
+    func joinedDevice(_ user: UserID, label: String) async throws -> CLIDevice {
         let device = CLIDevice(home: dir.file("device-\(label)"))
-        let code = try ServerProcess.enrollmentCode(data: data, user: user)
+        let code = try await enrollmentCode(for: user)
         let joined = try await device.ok("join", server.url, code, "--label", label)
         #expect(joined.stdout.contains("joined \(server.url)"))
         return device
@@ -134,7 +113,7 @@ struct CLIWorld {
 
 @Suite(.serialized) struct CLITests {
     @Test func twoDevicesWriteOfflineSyncSearchConflictAndResolveWithTheCLI() async throws {
-        let world = try await CLIWorld(users: ["ana", "bob"])
+        let world = try await ServerWorld(users: ["ana", "bob"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.joinedDevice("ana", label: "ana-laptop")
         let bob = try await world.joinedDevice("bob", label: "bob-phone")
@@ -203,7 +182,7 @@ struct CLIWorld {
     }
 
     @Test func withNoLinkSyncSaysOfflineWithinSecondsAndEverythingElseStillWorks() async throws {
-        let world = try await CLIWorld(users: ["ana"])
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         let ana = try await world.joinedDevice("ana", label: "laptop")
         try await ana.ok("sync")
         let added = try await ana.ok("note", "add", "--title", "written in a basement", "--body", "-", "--json", stdin: "no signal down here\n")

@@ -25,9 +25,7 @@ import Darwin
     @Test func killNineMidSyncLosesNothingAndDoublesNothing() async throws {
         let dir = TemporaryDirectory()
         let data = dir.file("data")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        try ServerProcess.run(["user", "add", "ana", "--data", data])
-        try ServerProcess.run(["member", "add", "--space", "mission", "--user", "ana", "--role", "writer", "--data", data])
+        try await ServerWorld.provision(data: data, users: ["ana"], roles: ["mission": .writer])
         // A fixed port: the device stores its server's URL, and the server restarts after kill -9.
         let port = try freePort()
         var server = try await startServer(data: data, port: port)
@@ -37,7 +35,7 @@ import Darwin
         let url = server.url
 
         let home = dir.file("device-a")
-        let join = try Driver.run(["join", "--home", home, "--url", url, "--code", try ServerProcess.enrollmentCode(data: data, user: "ana"), "--label", "crashy"])
+        let join = try Driver.run(["join", "--home", home, "--url", url, "--code", try await ServerWorld.enrollmentCode(data: data, user: "ana"), "--label", "crashy"])
         try #require(join.status == 0, "join failed: \(join.stderr)")
 
         var ledger = Ledger()
@@ -111,7 +109,7 @@ import Darwin
 
         // A second, freshly joined device pulls everything the server has.
         let b = try SatchelClient(directory: dir.file("device-b"))
-        try await b.join(url: url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "witness")
+        try await b.join(url: url, code: try await ServerWorld.enrollmentCode(data: data, user: "ana"), label: "witness")
         try await b.sync()
         let notesA = try await a.notes(space: "mission")
         let notesB = try await b.notes(space: "mission")
@@ -233,13 +231,7 @@ struct Ledger {
 
 /// `satchel-driver` as a child process, its stdout read to the end on a thread of its own.
 final class Driver: @unchecked Sendable {
-    static var binary: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidate = dir.appendingPathComponent("satchel-driver").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/satchel-driver").path
-    }
+    static var binary: String { builtProduct("satchel-driver") }
 
     struct Output {
         var status: Int32
@@ -249,8 +241,7 @@ final class Driver: @unchecked Sendable {
 
     let arguments: [String]
     let process = Process()
-    private let lock = NSLock()
-    private var out = Data(), err = Data()
+    private let output = Locked((out: Data(), err: Data()))
     private let done = DispatchGroup()
 
     init(_ arguments: [String]) throws {
@@ -265,7 +256,7 @@ final class Driver: @unchecked Sendable {
             done.enter()
             Thread.detachNewThread { [self] in
                 let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                lock.withLock { if isOut { out = data } else { err = data } }
+                output.withLock { if isOut { $0.out = data } else { $0.err = data } }
                 done.leave()
             }
         }
@@ -289,14 +280,13 @@ final class Driver: @unchecked Sendable {
     /// Waits for the output to end; only complete lines count (a kill can cut one short).
     func finish() -> Output {
         done.wait()
-        return lock.withLock {
-            var text = String(decoding: out, as: UTF8.self)
-            if let last = text.lastIndex(of: "\n") { text = String(text[...last]) } else { text = "" }
-            return Output(
-                status: process.terminationStatus,
-                lines: text.split(separator: "\n").map(String.init),
-                stderr: String(decoding: err, as: UTF8.self))
-        }
+        let (out, err) = output.value
+        var text = String(decoding: out, as: UTF8.self)
+        if let last = text.lastIndex(of: "\n") { text = String(text[...last]) } else { text = "" }
+        return Output(
+            status: process.terminationStatus,
+            lines: text.split(separator: "\n").map(String.init),
+            stderr: String(decoding: err, as: UTF8.self))
     }
 }
 

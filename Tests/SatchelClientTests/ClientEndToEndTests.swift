@@ -6,26 +6,10 @@ import SatchelTestSupport
 import Testing
 
 /// Devices built on SatchelClient syncing through the real `satchel-server` over loopback.
-struct ClientWorld {
-    let dir = TemporaryDirectory()
-    let data: String
-    let server: ServerProcess
-
-    init(users: [String] = ["ana", "bob"]) async throws {
-        data = dir.file("server")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        try ServerProcess.run(["space", "create", "briefing", "--data", data])
-        for user in users {
-            try ServerProcess.run(["user", "add", user, "--data", data])
-            try ServerProcess.run(["member", "add", "--space", "mission", "--user", user, "--role", "writer", "--data", data])
-            try ServerProcess.run(["member", "add", "--space", "briefing", "--user", user, "--role", "reader", "--data", data])
-        }
-        server = try await ServerProcess(data: data)
-    }
-
-    func device(_ user: String, _ label: String) async throws -> SatchelClient {
+extension ServerWorld {
+    func device(_ user: UserID, _ label: String) async throws -> SatchelClient {
         let client = try SatchelClient(directory: dir.file("device-\(label)"))
-        try await client.join(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: user), label: label)
+        try await client.join(url: server.url, code: try await enrollmentCode(for: user), label: label)
         return client
     }
 
@@ -44,7 +28,7 @@ struct ClientWorld {
 
 @Suite(.serialized) struct ClientEndToEndTests {
     @Test func aBacklogGoesOutInOrderedBatchesEachEncodedWhileTheOneBeforeIsApplied() async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let (ana, bob) = try await world.pulledPair()
         // Two batches of at most 500; the last write edits a note created in the first.
@@ -65,7 +49,7 @@ struct ClientWorld {
     }
 
     @Test func ownWritesAreConfirmedOnAcknowledgementAndNotPulledBack() async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let (ana, bob) = try await world.pulledPair()
 
@@ -101,7 +85,7 @@ struct ClientWorld {
     }
 
     @Test func offlineNoteSyncsIsFoundAndAConcurrentEditEndsInAResolvedConflict() async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.device("ana", "ana-laptop")
         let bob = try await world.device("bob", "bob-phone")
@@ -147,7 +131,7 @@ struct ClientWorld {
     }
 
     @Test func aRejectedWriteIsSetAsideAndDoesNotBlockTheRest() async throws {
-        let world = try await ClientWorld(users: ["ana"])
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.device("ana", "laptop")
         try await ana.sync()
@@ -169,7 +153,7 @@ struct ClientWorld {
     }
 
     @Test func withNoLinkSyncSaysOfflineWithinSecondsAndKeepsTheWork() async throws {
-        let world = try await ClientWorld(users: ["ana"])
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         let ana = try await world.device("ana", "laptop")
         try await ana.sync()
         _ = try await ana.createNote(space: "mission", title: "written in a basement")
@@ -183,7 +167,7 @@ struct ClientWorld {
     }
 
     @Test func aDeviceBeyondTheServersHistoryRebootstrapsAndKeepsUnsyncedWork() async throws {
-        let world = try await ClientWorld(users: ["ana", "bob"])
+        let world = try await ServerWorld(users: ["ana", "bob"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.device("ana", "laptop")
         let bob = try await world.device("bob", "phone")
@@ -226,7 +210,7 @@ struct ClientWorld {
     }
 
     @Test func aServerStopsPromptlyWhileADeviceHoldsItsLiveConnection() async throws {
-        let world = try await ClientWorld(users: ["bob"])
+        let world = try await ServerWorld(users: ["bob"], roles: ServerWorld.missionAndBriefing)
         let bob = try await world.device("bob", "phone")
         let synced = AsyncStream<Void>.makeStream()
         let watcher = Task {
@@ -242,7 +226,7 @@ struct ClientWorld {
     }
 
     @Test func liveModeSyncsWhenTheServerAnnouncesAChange() async throws {
-        let world = try await ClientWorld(users: ["ana", "bob"])
+        let world = try await ServerWorld(users: ["ana", "bob"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.device("ana", "laptop")
         let bob = try await world.device("bob", "phone")

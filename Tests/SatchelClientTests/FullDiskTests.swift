@@ -11,29 +11,24 @@ import Testing
 @Suite(.serialized) struct FullDiskTests {
     @Test(.enabled(if: Tmpfs.canMount, "mounting a tmpfs is not permitted here (it needs root or CAP_SYS_ADMIN): the full-disk test is skipped"))
     func aFullDiskAnswers507ChangesNothingAndRecoversOnceSpaceIsFreed() async throws {
-        let dir = TemporaryDirectory()
         let disk = try Tmpfs(size: "8m")
         defer { disk.unmount() }
         // Taken first, so that deleting it later frees space on a disk that is otherwise full.
         let filler = disk.file("filler")
         FileManager.default.createFile(atPath: filler, contents: Data(repeating: 0xA5, count: 2 << 20))
 
-        let data = disk.file("data")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        for user in ["ana", "bob"] {
-            try ServerProcess.run(["user", "add", user, "--data", data])
-            try ServerProcess.run(["member", "add", "--space", "mission", "--user", user, "--role", "writer", "--data", data])
-        }
-        let log = dir.file("server.log")  // on the ordinary disk: the full one cannot take it
-        let server = try await ServerProcess(data: data, logFile: log)
+        let logDir = TemporaryDirectory()
+        let log = logDir.file("server.log")  // on the ordinary disk: the full one cannot take it
+        let world = try await ServerWorld(data: disk.file("data"), logFile: log)
+        let dir = world.dir, data = world.data, server = world.server
         defer { _ = server.terminate() }
         // Ana syncs through a proxy that records the statuses; Bob checks what the server kept.
         let proxy = try DamagingProxy(upstreamPort: server.port)
         defer { proxy.stop() }
         let ana = try SatchelClient(directory: dir.file("ana"))
-        try await ana.join(url: proxy.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "ana-laptop")
+        try await ana.join(url: proxy.url, code: try await world.enrollmentCode(for: "ana"), label: "ana-laptop")
         let bob = try SatchelClient(directory: dir.file("bob"))
-        try await bob.join(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "bob"), label: "bob-phone")
+        try await bob.join(url: server.url, code: try await world.enrollmentCode(for: "bob"), label: "bob-phone")
 
         // Push notes of hard-to-compress text until the disk is full.
         var acknowledged: [RecordKey] = []

@@ -10,12 +10,12 @@ import Testing
 @Suite(.serialized) struct LinkDamageTests {
     @Test(arguments: [DamagingProxy.Damage.truncate, .corrupt, .cutConnection])
     func aDamagedPushAnswerIsRetriedLaterNeverTakenAsARefusal(_ damage: DamagingProxy.Damage) async throws {
-        let world = try await ClientWorld()
+        let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let proxy = try DamagingProxy(upstreamPort: world.server.port)
         defer { proxy.stop() }
         let ana = try SatchelClient(directory: world.dir.file("ana"))
-        try await ana.join(url: proxy.url, code: try ServerProcess.enrollmentCode(data: world.data, user: "ana"), label: "ana-laptop")
+        try await ana.join(url: proxy.url, code: try await world.enrollmentCode(for: "ana"), label: "ana-laptop")
         try await ana.sync()
 
         let key = try await ana.createNote(space: "mission", title: "Sent over a bad link", body: String(repeating: "Harbour visit notes. ", count: 50))

@@ -4,6 +4,7 @@ import SatchelSQLite
 import SatchelTestSupport
 import Testing
 @testable import SatchelClient
+import SatchelTesting
 
 /// The SQLite store's shortcuts for bulk pushes: requests built from the stored encodings, light
 /// outbox reads for acknowledging, and a confirmed state stored once when it is the view. Each

@@ -3,6 +3,7 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelClient
+import SatchelTesting
 
 /// The device's recovery steps on in-memory storage against the in-memory change log: a store
 /// that went back in time, a copied one, a clock that ran ahead, an identity taken anew.

@@ -2,7 +2,6 @@ import Foundation
 import SatchelClient
 import SatchelProtocol
 import SatchelTestSupport
-import Synchronization
 import Testing
 
 /// A server that predates the as-written flags refuses any message carrying them, so a client
@@ -11,8 +10,8 @@ import Testing
     /// A server in memory that records what it was sent and applies every write as written.
     final class RecordingServer: SyncTransport {
         let supportsAsWritten: Bool
-        let sent = Mutex<(pushes: [PushRequest], pulls: [PullRequest])>(([], []))
-        let version = Mutex<Version>(10)
+        let sent = Locked<(pushes: [PushRequest], pulls: [PullRequest])>(([], []))
+        let version = Locked<Version>(10)
         init(supportsAsWritten: Bool) { self.supportsAsWritten = supportsAsWritten }
 
         func hello(_ request: HelloRequest) async throws -> HelloResponse {

@@ -1,5 +1,6 @@
 import Testing
 @testable import SatchelProtocol
+import SatchelTesting
 
 @Suite struct ClockTests {
     @Test func readingsNeverGoBackwardsEvenWhenPhysicalTimeDoes() {
@@ -49,7 +50,7 @@ import Testing
     }
 
     @Test func randomIdsAreValidAndDistinct() {
-        var rng = SeededRandom(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let ids = (0..<1000).map { _ in RecordID.random(using: &rng) }
         #expect(Set(ids).count == 1000)
         #expect(ids.allSatisfy { $0.rawValue.count == 26 && RecordID.isValid($0.rawValue) })

@@ -1,5 +1,6 @@
 import Foundation
 import SatchelSQLite
+import SatchelTestSupport
 import Testing
 
 @Suite struct BusyTests {
@@ -42,9 +43,9 @@ import Testing
                     let waiter = try Database(
                         configuration: DatabaseConfiguration(path: path, busyTimeout: .seconds(20)))
                     try waiter.transaction { try waiter.run("INSERT INTO t VALUES (2)") }
-                    outcome.current = "committed"
+                    outcome.value = "committed"
                 } catch {
-                    outcome.current = "\(error)"
+                    outcome.value = "\(error)"
                 }
             }
             thread.start()
@@ -53,7 +54,7 @@ import Testing
             Thread.sleep(forTimeInterval: 0.3)
             try holder.execute("COMMIT")
             #expect(finished.wait(timeout: .now() + 30) == .success)
-            #expect(outcome.current == "committed")
+            #expect(outcome.value == "committed")
             #expect(try holder.query("SELECT x FROM t ORDER BY rowid") { $0.int(at: 0) } == [1, 2])
         }
     }

@@ -15,17 +15,6 @@ func withTemporaryDatabase<T>(_ body: (Database) throws -> T) throws -> T {
     try withTemporaryPath { path in try body(try Database(path: path)) }
 }
 
-/// A value handed from a helper thread back to the test.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    var current: Value {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
-    }
-}
-
 extension Database {
     /// The single integer a query such as `SELECT count(*)` returns.
     func integer(_ sql: String, _ arguments: (any DatabaseValueConvertible)?...) throws -> Int64? {

@@ -11,21 +11,18 @@ import Testing
 /// live connection.
 @Suite(.serialized) struct AdminTests {
     struct Setup {
-        let dir = TemporaryDirectory()
-        let data: String
-        let server: ServerProcess
+        let world: ServerWorld
+        var dir: TemporaryDirectory { world.dir }
+        var data: String { world.data }
+        var server: ServerProcess { world.server }
         let token: String
         let ana: HTTPDevice
 
         init() async throws {
-            data = dir.file("data")
-            try ServerProcess.run(["space", "create", "mission", "--data", data])
-            try ServerProcess.run(["user", "add", "ana", "--data", data])
-            try ServerProcess.run(["member", "add", "--space", "mission", "--user", "ana", "--role", "writer", "--data", data])
-            server = try await ServerProcess(data: data, extraArguments: ["--heartbeat-seconds", "1"])
-            let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", data, "--json"]).utf8)) as! [String: Any]
+            world = try await ServerWorld(users: ["ana"], extraArguments: ["--heartbeat-seconds", "1"])
+            let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", world.data, "--json"]).utf8)) as! [String: Any]
             token = created["token"] as! String
-            ana = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "ana-phone")
+            ana = try await HTTPDevice.enroll(url: world.server.url, code: try await world.enrollmentCode(for: "ana"), label: "ana-phone")
         }
 
         func json(_ args: [String], remote: Bool) throws -> Any {

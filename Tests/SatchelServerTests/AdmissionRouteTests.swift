@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import SatchelProtocol
+import SatchelTestSupport
 import Testing
 @testable import SatchelServer
 
@@ -20,11 +21,6 @@ import Testing
             for r in release { r.resume() }
             release.removeAll()
         }
-    }
-
-    actor Flag {
-        private(set) var isSet = false
-        func set() { isSet = true }
     }
 
     @Test func aSmallPushGoesAheadWhileBulkUploadsWaitForAPlace() async throws {
@@ -48,27 +44,27 @@ import Testing
             #expect(PushRequest(mutations: bulk).wireBytes.count > PushRequest.bulkPayloadBytes)
             #expect(PushRequest(mutations: small).wireBytes.count <= PushRequest.bulkPayloadBytes)
 
-            let bulkDone = Flag()
+            let bulkDone = Locked(false)
             async let bulkResponse = { () async throws -> TestResponse in
                 let r = try await client.push(token, bulk)
-                await bulkDone.set()
+                bulkDone.value = true
                 return r
             }()
             try await Task.sleep(for: .milliseconds(50))
             // Were it queued too, it would wait for the holders: they are let go after 10 s.
-            let timedOut = Flag()
+            let timedOut = Locked(false)
             let watchdog = Task {
                 try await Task.sleep(for: .seconds(10))
-                await timedOut.set()
+                timedOut.value = true
                 await holders.releaseAll()
             }
             let smallResponse = try await client.push(token, small)
             watchdog.cancel()
-            #expect(await timedOut.isSet == false, "the small push waited for a place")
+            #expect(timedOut.value == false, "the small push waited for a place")
             guard case .pushResponse(let answer)? = smallResponse.message else { Issue.record("no push response: \(smallResponse.status)"); return }
             #expect(answer.results.map(\.status) == [.applied])
             // The bulk upload still waits for a place.
-            #expect(await bulkDone.isSet == false)
+            #expect(bulkDone.value == false)
 
             await holders.releaseAll()
             guard case .pushResponse(let bulkAnswer)? = try await bulkResponse.message else { Issue.record("no bulk push response"); return }

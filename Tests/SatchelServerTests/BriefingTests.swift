@@ -3,6 +3,7 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+import SatchelBriefing
 
 /// The briefing dataset (Data/china-briefing.json) and loading it into a server.
 @Suite struct BriefingTests {

@@ -110,7 +110,7 @@ import Testing
     @Test(arguments: Backend.allCases)
     func retentionFindsTheNewestChangeWrittenBeforeACutoff(_ backend: Backend) async throws {
         let path = dir.file("retention.sqlite")
-        let clock = Clock()
+        let clock = Locked<Int64>(0)  // the store's wall clock, set by the test
         let store = try SQLiteServerStore(path: path, clock: { clock.value })
         _ = backend
         try await store.createSpace("mission", now: 1)
@@ -142,16 +142,6 @@ import Testing
         await #expect { try await store.requestReset(device: "d-nobody", space: "mission", now: 3) } throws: { ($0 as? StoreError)?.code == .unknownDevice }
         await #expect { try await store.requestReset(device: device.id, space: "nowhere", now: 3) } throws: { ($0 as? StoreError)?.code == .unknownSpace }
         await store.close()
-    }
-}
-
-/// A settable clock for stores under test.
-final class Clock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _value: Int64 = 0
-    var value: Int64 {
-        get { lock.withLock { _value } }
-        set { lock.withLock { _value = newValue } }
     }
 }
 

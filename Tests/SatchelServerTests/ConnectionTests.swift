@@ -76,13 +76,11 @@ import Testing
     }
 
     @Test func aLiveConnectionOutlastsTheIdleAndHeaderTimeouts() async throws {
-        let dir = TemporaryDirectory()
-        let data = dir.file("data")
-        try ServerProcess.run(["user", "add", "ana", "--data", data])
-        let server = try await ServerProcess(
-            data: data, extraArguments: ["--idle-timeout-seconds", "1", "--header-timeout-seconds", "1", "--heartbeat-seconds", "1"])
+        let world = try await ServerWorld(
+            users: ["ana"], roles: [:], extraArguments: ["--idle-timeout-seconds", "1", "--header-timeout-seconds", "1", "--heartbeat-seconds", "1"])
+        let server = world.server
         defer { _ = server.terminate() }
-        let phone = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "phone")
+        let phone = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "phone")
         let heartbeats = AsyncStream<Void>.makeStream()
         let client = Task {
             try await WebSocketClient.connect(

@@ -8,13 +8,10 @@ import Testing
 /// the same data, and checks that every acknowledged mutation is there exactly once.
 @Suite(.serialized) struct CrashTests {
     @Test func killNineMidPushLosesNothingAcknowledgedAndDoublesNothing() async throws {
-        let dir = TemporaryDirectory()
-        let data = dir.file("data")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        try ServerProcess.run(["user", "add", "ana", "--data", data])
-        try ServerProcess.run(["member", "add", "--space", "mission", "--user", "ana", "--role", "writer", "--data", data])
-        var server = try await ServerProcess(data: data)
-        var device = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "crashy")
+        let world = try await ServerWorld(users: ["ana"])
+        let data = world.data
+        var server = world.server
+        var device = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "crashy")
         var writer = DeviceWriter(device.id, physical: Int64(Date().timeIntervalSince1970 * 1000))
         var acknowledged: Set<MutationID> = []
         var sent: [Mutation] = []

@@ -7,21 +7,15 @@ import SatchelProtocol
 import Testing
 @testable import SatchelServer
 
-/// The real `satchel-server` binary over loopback HTTP: set up with its operator commands, two
-/// devices enroll, push and pull, and one watches the live WebSocket.
+/// The real `satchel-server` binary over loopback HTTP: two devices enroll, push and pull, and
+/// one watches the live WebSocket.
 @Suite(.serialized) struct EndToEndTests {
     @Test func twoDevicesSyncThroughARunningServer() async throws {
-        let dir = TemporaryDirectory()
-        let data = dir.file("data")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        for user in ["ana", "bob"] {
-            try ServerProcess.run(["user", "add", user, "--data", data])
-            try ServerProcess.run(["member", "add", "--space", "mission", "--user", user, "--role", "writer", "--data", data])
-        }
-        let server = try await ServerProcess(data: data)
+        let world = try await ServerWorld(users: ["ana", "bob"])
+        let server = world.server
         defer { _ = server.terminate() }
-        let ana = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "ana-laptop")
-        let bob = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "bob"), label: "bob-phone")
+        let ana = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "ana-laptop")
+        let bob = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "bob"), label: "bob-phone")
 
         let physical = Int64(Date().timeIntervalSince1970 * 1000)
         var a = DeviceWriter(ana.id, physical: physical), b = DeviceWriter(bob.id, physical: physical)
@@ -52,15 +46,11 @@ import Testing
     }
 
     @Test func liveConnectionAnnouncesNewChanges() async throws {
-        let dir = TemporaryDirectory()
-        let data = dir.file("data")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        try ServerProcess.run(["user", "add", "ana", "--data", data])
-        try ServerProcess.run(["member", "add", "--space", "mission", "--user", "ana", "--role", "writer", "--data", data])
-        let server = try await ServerProcess(data: data, extraArguments: ["--heartbeat-seconds", "1"])
+        let world = try await ServerWorld(users: ["ana"], extraArguments: ["--heartbeat-seconds", "1"])
+        let server = world.server
         defer { _ = server.terminate() }
-        let ana = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "laptop")
-        let phone = try await HTTPDevice.enroll(url: server.url, code: try ServerProcess.enrollmentCode(data: data, user: "ana"), label: "phone")
+        let ana = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "laptop")
+        let phone = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "phone")
 
         let events = AsyncStream<LiveEvent>.makeStream()
         let logger = Logger(label: "live-test")

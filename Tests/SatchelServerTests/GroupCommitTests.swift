@@ -98,19 +98,16 @@ import Testing
     }
 
     @Test func admissionLetsAtMostItsLimitInAndEveryoneThrough() async throws {
-        final class Gauge: @unchecked Sendable {
-            let lock = NSLock()
-            var now = 0, peak = 0
-            func change(_ by: Int) { lock.withLock { now += by; peak = max(peak, now) } }
-        }
-        let admission = Admission(limit: 3), gauge = Gauge()
+        // Places taken now, and the most ever taken at once.
+        let gauge = Locked((now: 0, peak: 0))
+        let admission = Admission(limit: 3)
         let done = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<20 {
                 group.addTask {
                     try await admission.run {
-                        gauge.change(1)
+                        gauge.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
                         try await Task.sleep(for: .milliseconds(2))
-                        gauge.change(-1)
+                        gauge.withLock { $0.now -= 1 }
                         return i
                     }
                 }
@@ -118,7 +115,7 @@ import Testing
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         #expect(done.sorted() == Array(0..<20))
-        #expect(gauge.peak == 3)
+        #expect(gauge.value.peak == 3)
         // A holder that throws gives its place back.
         await #expect(throws: CancellationError.self) { try await admission.run { throw CancellationError() } }
         #expect(try await admission.run { 1 } == 1)

@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import SatchelProtocol
 import SatchelTestSupport
-import Synchronization
 import Testing
 @testable import SatchelServer
 
@@ -83,13 +82,13 @@ import Testing
 
     @Test func aBackupTakenUnderWriteLoadRestoresToAConsistentStoreThatServes() async throws {
         let s = try await Setup()
-        let acknowledged = Mutex<[MutationID]>([])
-        let stop = Atomic<Bool>(false)
+        let acknowledged = Locked<[MutationID]>([])
+        let stop = Locked(false)
         let ana = s.ana
         let writer = Task {
             var w = DeviceWriter(ana.id, physical: Int64(Date().timeIntervalSince1970 * 1000))
             var n = 0
-            while !stop.load(ordering: .relaxed) {
+            while !stop.value {
                 let batch = (0..<20).map { _ in n += 1; return w.createNote("load-\(n)", body: "note \(n) written while the backup runs") }
                 let results = try await ana.push(batch)
                 acknowledged.withLock { $0 += results.filter { $0.status == .applied }.map(\.mutation) }
@@ -104,7 +103,7 @@ import Testing
         _ = try ServerProcess.run(["backup", localFile, "--data", s.data])
         deadline = ContinuousClock.now + .seconds(20)
         while acknowledged.withLock({ $0.count }) <= before.count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        stop.store(true, ordering: .relaxed)
+        stop.value = true
         try await writer.value
         let total = acknowledged.withLock { $0.count }
         #expect(before.count > 0 && total > before.count, "the writer did not keep writing during the backups")
@@ -194,15 +193,13 @@ import Testing
 
 extension OperationsTests {
     @Test func logsCarryRequestIDsButNoTokenCodeOrNoteText() async throws {
-        let dir = TemporaryDirectory()
-        let data = dir.file("data"), log = dir.file("server.log")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
-        try ServerProcess.run(["user", "add", "ana", "--data", data])
-        try ServerProcess.run(["member", "add", "--space", "mission", "--user", "ana", "--role", "writer", "--data", data])
-        let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", data, "--json"]).utf8)) as! [String: Any]
+        let logDir = TemporaryDirectory()
+        let log = logDir.file("server.log")
+        let world = try await ServerWorld(users: ["ana"], logLevel: "trace", logFile: log)
+        let server = world.server
+        let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", world.data, "--json"]).utf8)) as! [String: Any]
         let operatorToken = created["token"] as! String
-        let server = try await ServerProcess(data: data, logLevel: "trace", logFile: log)
-        let code = try ServerProcess.enrollmentCode(data: data, user: "ana")
+        let code = try await world.enrollmentCode(for: "ana")
         let ana = try await HTTPDevice.enroll(url: server.url, code: code, label: "ana-phone")
         var w = DeviceWriter(ana.id, physical: Int64(Date().timeIntervalSince1970 * 1000))
         _ = try await ana.push([w.createNote("n1", title: "Private-Title-7731", body: "Private-Body-9142 about the visit")])

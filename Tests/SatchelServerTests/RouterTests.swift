@@ -19,20 +19,14 @@ struct RouterFixture {
 
     init(limits: Limits = .default) async throws {
         store = try SQLiteServerStore(path: dir.file("server.sqlite"))
-        for s: SpaceID in ["mission", "briefing", "other"] { try await store.createSpace(s, now: 1) }
-        for u: UserID in ["ana", "bob"] { try await store.createUser(u, now: 1) }
-        try await store.setRole(.writer, user: "ana", space: "mission")
-        try await store.setRole(.reader, user: "ana", space: "briefing")
-        try await store.setRole(.owner, user: "bob", space: "other")
+        try await store.provision(users: ["ana"], roles: ["mission": .writer, "briefing": .reader])
+        try await store.provision(users: ["bob"], roles: ["other": .owner])
         service = SyncService(store: store, limits: limits, logger: .test, now: { RouterFixture.now })
         app = Application(router: HTTPAPI.router(service: service))
     }
 
     func code(for user: UserID, expiresAt: Int64 = RouterFixture.now + 3_600_000) async throws -> String {
-        var rng = SystemRandomNumberGenerator()
-        let code = Credentials.newEnrollmentCode(using: &rng)
-        try await store.createEnrollment(codeHash: Credentials.hash(code: code), user: user, label: nil, expiresAt: expiresAt, now: 1)
-        return code
+        try await store.enrollmentCode(for: user, now: 1, expiresAt: expiresAt)
     }
 }
 

@@ -10,9 +10,7 @@ import Testing
     @Test func aBootstrapThroughStaleCachedPagesConvergesWithTheServer() async throws {
         let dir = TemporaryDirectory()
         let store = try SQLiteServerStore(path: dir.file("server.sqlite"))
-        try await store.createSpace("mission", now: 1)
-        try await store.createUser("ana", now: 1)
-        try await store.setRole(.writer, user: "ana", space: "mission")
+        try await store.provision(users: ["ana"], roles: ["mission": .writer])
         let device = DeviceInfo(id: "d-ana", user: "ana", label: "phone", createdAt: 1)
         let service = SyncService(store: store, snapshots: SnapshotCache(pageSize: 5), logger: .test, now: { 1_796_000_000_000 })
         var w = DeviceWriter("d-ana")

@@ -1,9 +1,9 @@
 import Foundation
 import SatchelTestSupport
 import SatchelProtocol
-import Synchronization
 import Testing
 @testable import SatchelServer
+import SatchelTesting
 
 /// The suite every `ServerStore` backend must pass unchanged. Add a backend to `Backend` and it
 /// runs every test below.
@@ -31,7 +31,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
 /// The memory stores of this test process, by the path that stands for their file.
 enum MemoryStores {
-    private static let stores = Mutex<[String: MemoryServerStore]>([:])
+    private static let stores = Locked<[String: MemoryServerStore]>([:])
 
     static func store(at path: String) -> MemoryServerStore {
         stores.withLock { stores in

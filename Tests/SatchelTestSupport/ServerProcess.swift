@@ -3,14 +3,7 @@ import Foundation
 /// The real `satchel-server` binary, run as a child process on a loopback port, for end-to-end
 /// and crash tests. Built by `swift build --build-tests` next to the test bundle.
 public final class ServerProcess: Sendable {
-    public static var binary: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidate = dir.appendingPathComponent("satchel-server").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        // Fallback: the package's debug build folder.
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/satchel-server").path
-    }
+    public static var binary: String { builtProduct("satchel-server") }
 
     let process: Process
     public let port: Int
@@ -81,8 +74,8 @@ public final class ServerProcess: Sendable {
     }
 
     /// Runs an operator command (`satchel-server space create …`) and returns its stdout.
-    @discardableResult
     /// `environment` is added to this process's; `stdin` is written to the command's input.
+    @discardableResult
     public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
@@ -101,13 +94,6 @@ public final class ServerProcess: Sendable {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw TestFailure("satchel-server \(arguments.joined(separator: " ")) failed with \(process.terminationStatus)") }
         return String(decoding: data, as: UTF8.self)
-    }
-
-    /// Makes an enrollment code for `user` through the real CLI.
-    public static func enrollmentCode(data: String, user: String) throws -> String {
-        let json = try run(["enroll", "--data", data, "--user", user, "--json"])
-        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
-        return object["code"] as! String
     }
 }
 

@@ -1,3 +1,4 @@
+public import SatchelClient
 public import SatchelProtocol
 
 /// Replica storage in memory: what the deterministic simulation runs thousands of devices on.
