@@ -68,6 +68,8 @@ public struct SyncSession: Sendable {
         case pushing(HelloResponse, Push)
         case preparingPulls(HelloResponse)
         case pulling(HelloResponse, Pull)
+        /// Asking hello again for the spaces' horizons after a compaction expired a pull.
+        case rehello(Pull)
         case counting(HelloResponse)
         case over
     }
@@ -89,6 +91,8 @@ public struct SyncSession: Sendable {
         var resets = 0
         var request: PullRequest?
         var exchange: Exchange = 0
+        /// The space was compacted after hello: its horizon must be asked for again.
+        var stale = false
     }
 
     public let configuration: Configuration
@@ -141,10 +145,17 @@ public struct SyncSession: Sendable {
             run(.apply(page, of: request))
         case (.pulling(let hello, var pull), .failure(let error)):
             if let error = error as? TransportError, error.kind == .cursorExpired, pull.resets == 0 {
+                pull.stale = true
                 reset(hello, &pull)
             } else {
                 fail(error)
             }
+        case (.rehello(var pull), .success(.hello(let hello))):
+            // Carry on with the same space under its new horizon (or the next, if it is gone).
+            let space = pull.request?.space
+            pull.index = hello.spaces.firstIndex { $0.space == space } ?? hello.spaces.count
+            pull.stale = false
+            nextPull(hello, pull)
         case (_, .failure(let error)):
             fail(error)
         default:
@@ -207,7 +218,14 @@ public struct SyncSession: Sendable {
             }
             nextPull(hello, pull)
         case (.pulling(let hello, let pull), .reset):
-            nextPull(hello, pull)
+            // A bootstrap must name the horizon it starts at; after a compaction since hello,
+            // hello's is old, and every page after the first would be refused again.
+            if pull.stale {
+                phase = .rehello(pull)
+                send(.hello(HelloRequest(client: configuration.client, features: [SatchelFeature.deviceState])))
+            } else {
+                nextPull(hello, pull)
+            }
         case (.counting(let hello), .pending(let pending)):
             // Writes made while the pull ran (or requeued with whole text) go out now; writes
             // that wait for the clock would only be refused again.

@@ -200,15 +200,33 @@ import Testing
         session.answered(2, .failure(TransportError(.cursorExpired, code: "cursor_expired", "compacted")))
         #expect(Self.drain(&session) == ["run reset mission"])
         session.ran(.success(.reset))
+        // Compacted since hello: hello again for the new horizon, then bootstrap under it.
+        #expect(Self.drain(&session) == ["send 3 hello [\"device-state\"]", "wait"])
+        let compacted = SpaceAccess(space: "mission", role: .writer, head: 12, horizon: 9)
+        session.answered(3, .success(.hello(Self.hello(spaces: [Self.briefing, compacted]))))
         #expect(Self.drain(&session) == ["run pull request mission limit 50 omitting own"])
-        session.ran(.success(.pullRequest(PullRequest(space: "mission", after: 0, limit: 50, bootstrap: 0))))
+        session.ran(.success(.pullRequest(PullRequest(space: "mission", after: 0, limit: 50, bootstrap: 9))))
         _ = Self.drain(&session)
-        session.answered(3, Self.page("mission", hasMore: false))
+        session.answered(4, Self.page("mission", hasMore: false))
         #expect(Self.drain(&session) == ["run apply mission"])
         // A gap after the reset: the device cannot apply the space even from scratch.
         session.ran(.failure(ReplicaGap(key: RecordKey(space: "mission", collection: .notes, record: "n"), local: 3, expected: 4)))
         #expect(Self.drain(&session) == ["failed ReplicaGap"])
         #expect(session.report.rebootstrapped == ["mission"])
+    }
+
+    @Test func aGapResetsTheSpaceWithoutAskingHelloAgain() {
+        var session = SyncSession(configuration: .init(pageSize: 50), toPush: 0)
+        Self.beginPulls(&session)
+        _ = Self.drain(&session)
+        session.ran(.success(.pullRequest(PullRequest(space: "mission", after: 7, limit: 50))))
+        _ = Self.drain(&session)
+        session.answered(2, Self.page("mission", hasMore: false))
+        _ = Self.drain(&session)
+        session.ran(.failure(ReplicaGap(key: RecordKey(space: "mission", collection: .notes, record: "n"), local: 3, expected: 4)))
+        #expect(Self.drain(&session) == ["run reset mission"])
+        session.ran(.success(.reset))
+        #expect(Self.drain(&session) == ["run pull request mission limit 50 omitting own"])
     }
 
     @Test func aCopiedStoreEndsTheSyncBeforeAnythingIsPushed() {
