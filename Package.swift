@@ -150,7 +150,11 @@ let package = Package(
         // Shared by the test targets: temporary folders, the built binaries, the real server as a
         // process over a data directory provisioned in process, a lock box, raw sockets.
         .target(
-            name: "SatchelTestSupport", dependencies: ["SatchelProtocol", "SatchelServer"],
+            name: "SatchelTestSupport",
+            dependencies: [
+                "SatchelProtocol", "SatchelServer", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/SatchelTestSupport", swiftSettings: strict),
         .testTarget(
             name: "SatchelServerTests",

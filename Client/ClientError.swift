@@ -5,10 +5,7 @@ public struct ClientError: SatchelError, Hashable {
     public let code: String
     public let message: String
 
-    public init(code: String, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    public init(code: String, _ message: String) { (self.code, self.message) = (code, message) }
 
     public var codeName: String { code }
     public var description: String { message }

@@ -1,6 +1,6 @@
 /// Why a frame could not be decoded. The `code` is stable (PROTOCOL.md, "Errors"); the
 /// message says what to do.
-public struct FrameError: SatchelError, Hashable {
+public struct FrameError: CodedError, Hashable {
     public struct Code: RawRepresentable, Hashable, Sendable {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
@@ -26,13 +26,7 @@ public struct FrameError: SatchelError, Hashable {
     public let code: Code
     public let message: String
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var codeName: String { code.rawValue }
-    public var description: String { "\(code.rawValue): \(message)" }
+    public init(_ code: Code, _ message: String) { (self.code, self.message) = (code, message) }
 }
 
 /// The envelope every message travels in (PROTOCOL.md, "Frames"):

@@ -1,18 +1,12 @@
 /// Why a value, mutation or message was refused: a stable `code` for programs and logs, and a
 /// `message` a person can act on. Never carries note bodies or tokens.
-public struct Rejection: SatchelError, Hashable {
+public struct Rejection: CodedError, Hashable {
     /// The stable reason, sent on the wire as the rejection's code.
     public let code: RejectionCode
     /// What is wrong and what to do about it.
     public let message: String
 
-    public init(_ code: RejectionCode, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var codeName: String { code.rawValue }
-    public var description: String { "\(code.rawValue): \(message)" }
+    public init(_ code: RejectionCode, _ message: String) { (self.code, self.message) = (code, message) }
 }
 
 /// Stable reasons a mutation or value is refused. New codes may be added in later protocol

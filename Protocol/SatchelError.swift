@@ -14,3 +14,15 @@ public protocol SatchelError: Error, CustomStringConvertible, Sendable {
     /// What went wrong and what to do about it, for a person.
     var message: String { get }
 }
+
+/// A `SatchelError` whose code is a value of its own type (`RejectionCode`, `FrameError.Code`,
+/// `StoreError.Code`): its code's name and its description (`code: message`) come from it.
+public protocol CodedError: SatchelError {
+    associatedtype Code: RawRepresentable<String>
+    var code: Code { get }
+}
+
+extension CodedError {
+    public var codeName: String { code.rawValue }
+    public var description: String { "\(code.rawValue): \(message)" }
+}

@@ -9,10 +9,7 @@ public struct APIError: SatchelError, Hashable {
     public let code: String
     public let message: String
 
-    public init(code: String, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    public init(code: String, _ message: String) { (self.code, self.message) = (code, message) }
 
     /// The code's HTTP status, from the one table (`ErrorStatus`).
     public var status: Int { ErrorStatus.of(code) }

@@ -200,7 +200,7 @@ public struct CompactionReport: Codable, Hashable, Sendable {
 }
 
 /// A store failure a person can act on; `code` is stable and mapped to HTTP at the server edge.
-public struct StoreError: SatchelError, Hashable {
+public struct StoreError: CodedError, Hashable {
     public struct Code: RawRepresentable, Hashable, Sendable {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
@@ -222,13 +222,7 @@ public struct StoreError: SatchelError, Hashable {
     public let code: Code
     public let message: String
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var codeName: String { code.rawValue }
-    public var description: String { "\(code.rawValue): \(message)" }
+    public init(_ code: Code, _ message: String) { (self.code, self.message) = (code, message) }
 }
 
 extension ServerStore {

@@ -3,10 +3,8 @@ import SatchelServer
 /// A request or an answer in flight between a device and the server, as the bytes of its frame
 /// with what HTTP would carry beside them (route, status, `Satchel-Features`).
 struct Envelope: Sendable {
-    var device: Int
-    /// The device's session and the exchange within it.
-    var session: Int
-    var exchange: Int
+    /// The device, its session and the exchange within it.
+    var device: Int, session: Int, exchange: Int
     var toServer: Bool
     var route: SyncEndpoints.Route
     var bytes: [UInt8]

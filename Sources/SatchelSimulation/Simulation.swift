@@ -28,12 +28,8 @@ public struct Simulation: Sendable {
 
     /// The per-seed fault rates.
     struct FaultProfile: Sendable {
-        var dropRequest = 0.0
-        var dropResponse = 0.0
-        var duplicate = 0.0
-        var delay = 0.0
-        var deviceCrash = 0.0
-        var serverCrash = 0.0
+        var dropRequest = 0.0, dropResponse = 0.0, duplicate = 0.0, delay = 0.0
+        var deviceCrash = 0.0, serverCrash = 0.0
     }
 
     let configuration: SimulationConfiguration

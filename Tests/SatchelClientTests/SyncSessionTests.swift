@@ -90,12 +90,17 @@ import Testing
     }
 
     /// Up to the pulls of the mission space, with nothing to push.
-    static func beginPulls(_ session: inout SyncSession) {
+    /// With `after`, the first pull is also asked for (from that cursor) and sent as exchange 2.
+    static func beginPulls(_ session: inout SyncSession, after: Version? = nil) {
         begin(&session, hello: hello(spaces: [mission]))
         _ = drain(&session)
         session.ran(.success(.pushRead(nil, setAside: 0)))
         _ = drain(&session)
         session.ran(.success(.pullsPrepared(rebootstrapped: [], toPull: 10)))
+        guard let after else { return }
+        _ = drain(&session)
+        session.ran(.success(.pullRequest(PullRequest(space: "mission", after: after, limit: 50))))
+        _ = drain(&session)
     }
 
     /// Pull requests for `spaces`, each answered with one last page.
@@ -193,10 +198,7 @@ import Testing
 
     @Test func anExpiredCursorOrAGapResetsTheSpaceOnceThenFails() {
         var session = SyncSession(configuration: .init(pageSize: 50), toPush: 0)
-        Self.beginPulls(&session)
-        _ = Self.drain(&session)
-        session.ran(.success(.pullRequest(PullRequest(space: "mission", after: 7, limit: 50))))
-        _ = Self.drain(&session)
+        Self.beginPulls(&session, after: 7)
         session.answered(2, .failure(TransportError(.cursorExpired, code: "cursor_expired", "compacted")))
         #expect(Self.drain(&session) == ["run reset mission"])
         session.ran(.success(.reset))
@@ -217,10 +219,7 @@ import Testing
 
     @Test func aGapResetsTheSpaceWithoutAskingHelloAgain() {
         var session = SyncSession(configuration: .init(pageSize: 50), toPush: 0)
-        Self.beginPulls(&session)
-        _ = Self.drain(&session)
-        session.ran(.success(.pullRequest(PullRequest(space: "mission", after: 7, limit: 50))))
-        _ = Self.drain(&session)
+        Self.beginPulls(&session, after: 7)
         session.answered(2, Self.page("mission", hasMore: false))
         _ = Self.drain(&session)
         session.ran(.failure(ReplicaGap(key: RecordKey(space: "mission", collection: .notes, record: "n"), local: 3, expected: 4)))

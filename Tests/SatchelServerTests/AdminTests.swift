@@ -59,22 +59,9 @@ import Testing
     @Test func revocationRefusesTheNextRequestAndClosesTheLiveConnection() async throws {
         let s = try await Setup()
         defer { s.server.terminate() }
-        let events = AsyncStream<LiveEvent>.makeStream()
-        let token = s.ana.token
-        let client = Task {
-            try await WebSocketClient.connect(
-                url: "ws://127.0.0.1:\(s.server.port)/v1/live",
-                configuration: .init(additionalHeaders: [.authorization: "Bearer \(token)"]), logger: Logger(label: "t")
-            ) { inbound, _, _ in
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .binary(let buffer) = message, case .live(let event) = try Frame.decode(Array(buffer.readableBytesView), maxPayloadBytes: 1 << 20) else { continue }
-                    events.continuation.yield(event)
-                }
-                events.continuation.finish()
-            }
-        }
+        let (events, client) = liveEvents(port: s.server.port, token: s.ana.token)
         defer { client.cancel() }
-        var iterator = events.stream.makeAsyncIterator()
+        var iterator = events.makeAsyncIterator()
         guard case .heartbeat? = await iterator.next() else { Issue.record("no heartbeat"); return }
 
         let revoked = try s.json(["device", "revoke", s.ana.id.rawValue], remote: true) as! [String: Any]

@@ -52,22 +52,9 @@ import Testing
         let ana = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "laptop")
         let phone = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "phone")
 
-        let events = AsyncStream<LiveEvent>.makeStream()
-        let logger = Logger(label: "live-test")
-        let client = Task {
-            try await WebSocketClient.connect(
-                url: "ws://127.0.0.1:\(server.port)/v1/live",
-                configuration: .init(additionalHeaders: [.authorization: "Bearer \(phone.token)"]), logger: logger
-            ) { inbound, _, _ in
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .binary(let buffer) = message, case .live(let event) = try Frame.decode(Array(buffer.readableBytesView), maxPayloadBytes: 1 << 20) else { continue }
-                    events.continuation.yield(event)
-                }
-                events.continuation.finish()
-            }
-        }
+        let (events, client) = liveEvents(port: server.port, token: phone.token)
         defer { client.cancel() }
-        var iterator = events.stream.makeAsyncIterator()
+        var iterator = events.makeAsyncIterator()
         // The first heartbeat proves the connection is up before we write.
         guard case .heartbeat? = await iterator.next() else { Issue.record("no heartbeat"); return }
         var a = DeviceWriter(ana.id, physical: Int64(Date().timeIntervalSince1970 * 1000))
