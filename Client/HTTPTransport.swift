@@ -127,13 +127,15 @@ public final class HTTPTransport: SyncTransport {
         }
         counters.withLock { $0.sent += frame.count; $0.received += body.readableBytes }
         let features = Set(response.headers["Satchel-Features"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
-        return (try Self.reply(status: Int(response.status.code), body: Array(body.readableBytesView), server: baseURL), features)
+        return (try Self.reply(status: Int(response.status.code), body: Array(body.readableBytesView), features: features, server: baseURL), features)
     }
 
     /// What an answer of the sync routes means: its message, or the `TransportError` for an
     /// error frame (by status and code), a damaged transfer or something that is not a frame.
-    /// Shared by every transport that carries these routes (the simulation's too).
-    public static func reply(status: Int, body: [UInt8], server: String) throws -> Message {
+    /// Shared by every transport that carries these routes (the simulation's too). `features`:
+    /// what the answer's `Satchel-Features` header names; a hello answer records whether the
+    /// server leaves writes reported as written out of pulls (§14).
+    public static func reply(status: Int, body: [UInt8], features: Set<String> = [], server: String) throws -> Message {
         let reply: Message
         do {
             reply = try Frame.decode(body, maxPayloadBytes: 64 << 20)
@@ -154,6 +156,10 @@ public final class HTTPTransport: SyncTransport {
             case (500..., _): throw unavailable(code: e.code, e.message, server: server)
             default: throw TransportError(.refused, code: e.code, e.message)
             }
+        }
+        if case .helloResponse(var hello) = reply {
+            hello.asWrittenSupported = features.contains(SatchelFeature.asWritten)
+            return .helloResponse(hello)
         }
         return reply
     }
@@ -177,9 +183,8 @@ public final class HTTPTransport: SyncTransport {
     public func hello(_ request: HelloRequest) async throws -> HelloResponse {
         // Hello opens every sync and is tiny: a short deadline tells "offline" within seconds
         // (the client library retries refused connections until the deadline).
-        let (reply, features) = try await exchange("/v1/hello", frame: Frame.encode(.helloRequest(request)), timeout: .seconds(5), features: request.features)
-        guard case .helloResponse(var r) = reply else { throw unexpected() }
-        r.asWrittenSupported = features.contains(SatchelFeature.asWritten)
+        let (reply, _) = try await exchange("/v1/hello", frame: Frame.encode(.helloRequest(request)), timeout: .seconds(5), features: request.features)
+        guard case .helloResponse(let r) = reply else { throw unexpected() }
         return r
     }
 

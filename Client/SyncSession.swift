@@ -90,7 +90,6 @@ public struct SyncSession: Sendable {
         var index = 0
         var resets = 0
         var request: PullRequest?
-        var exchange: Exchange = 0
         /// The space was compacted after hello: its horizon must be asked for again.
         var stale = false
     }
@@ -206,7 +205,7 @@ public struct SyncSession: Sendable {
             nextPull(hello, Pull())
         case (.pulling(let hello, var pull), .pullRequest(let request)):
             pull.request = request
-            pull.exchange = send(.pull(request))
+            send(.pull(request))
             phase = .pulling(hello, pull)
         case (.pulling(let hello, var pull), .applied(let count, let hasMore)):
             report.pulled += count

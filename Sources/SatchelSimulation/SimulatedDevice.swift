@@ -28,8 +28,6 @@ struct SimulatedDevice: Sendable {
     var sessionStarted: Int64 = 0
     /// The exchange of the current session whose answer the device waits for.
     var waiting: SyncSession.Exchange?
-    /// The pull request in flight, and the push's mutations, by exchange (for the checks).
-    var pulling: [SyncSession.Exchange: PullRequest] = [:]
     /// Set when syncs keep failing in a way a healed network cannot explain.
     var stuck = false
     /// Cut off from the server until this time.

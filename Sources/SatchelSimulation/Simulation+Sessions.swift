@@ -18,7 +18,6 @@ extension Simulation {
         devices[d].sessionNumber += 1
         devices[d].sessionStarted = now
         devices[d].waiting = nil
-        devices[d].pulling = [:]
         await step(d)
     }
 
@@ -159,7 +158,6 @@ extension Simulation {
         case .pull(let pull):
             route = .pull
             bytes = Frame.encode(.pullRequest(pull))
-            devices[d].pulling[exchange] = pull
             report.pulls += 1
             if pull.omitOwnAsWritten { report.pullsOmittingOwn += 1 }
             trace("dev-\(d) pulls #\(exchange) \(pull.space) after \(pull.after) limit \(pull.limit)\(pull.bootstrap.map { " bootstrap at horizon \($0)" } ?? "")\(pull.omitOwnAsWritten ? " leaving out own" : "")")
@@ -198,9 +196,8 @@ extension Simulation {
         }
         let outcome: Result<SyncSession.Answer, any Error>
         do {
-            switch try HTTPTransport.reply(status: envelope.status, body: envelope.bytes, server: "sim") {
-            case .helloResponse(var hello):
-                hello.asWrittenSupported = envelope.features.contains(SatchelFeature.asWritten)
+            switch try HTTPTransport.reply(status: envelope.status, body: envelope.bytes, features: Set(envelope.features), server: "sim") {
+            case .helloResponse(let hello):
                 outcome = .success(.hello(hello))
             case .pushResponse(let push):
                 noteAnswers(push, device: d)

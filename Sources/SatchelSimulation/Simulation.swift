@@ -36,7 +36,7 @@ public struct Simulation: Sendable {
     var rng: SplitMix64
     var report: SimulationReport
     /// The simulated time as the server reads it (its store and service take a clock).
-    let clock = SimulationClock(SimulationClock.start)
+    let clock = SimulationClock(Simulation.epoch)
     let store: MemoryServerStore
     /// The server process: rebuilt over the same store when it crashes.
     var endpoints: SyncEndpoints
@@ -272,7 +272,6 @@ public struct Simulation: Sendable {
 
 /// The simulated time, readable by the server's store and service (they take a clock closure).
 final class SimulationClock: Sendable {
-    static let start = Simulation.epoch
     private let millis: Mutex<Int64>
     init(_ start: Int64) { millis = Mutex(start) }
     func set(_ value: Int64) { millis.withLock { $0 = value } }

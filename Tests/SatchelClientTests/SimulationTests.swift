@@ -11,7 +11,7 @@ import Testing
 /// (with `SATCHEL_SIM_TRACE=<file>` the trace goes to that file)
 @Suite struct SimulationTests {
     /// Seeds of the main sweep; each runs twice (the second run checks determinism). 300 in this
-    /// debug build (about 50 s); `make sim` and CI sweep 2,000 in a release build.
+    /// debug build (about two minutes); `make sim` and CI sweep 2,000 in a release build.
     /// `SATCHEL_SIM_SEEDS=<n>` runs seeds 1...n instead.
     static var seedCount: UInt64 {
         ProcessInfo.processInfo.environment["SATCHEL_SIM_SEEDS"].flatMap { UInt64($0) } ?? 300

@@ -81,24 +81,12 @@ import Testing
         let server = world.server
         defer { _ = server.terminate() }
         let phone = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "phone")
-        let heartbeats = AsyncStream<Void>.makeStream()
-        let client = Task {
-            try await WebSocketClient.connect(
-                url: "ws://127.0.0.1:\(server.port)/v1/live",
-                configuration: .init(additionalHeaders: [.authorization: "Bearer \(phone.token)"]), logger: Logger(label: "live-test")
-            ) { inbound, _, _ in
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .binary(let buffer) = message, case .live(.heartbeat) = try Frame.decode(Array(buffer.readableBytesView), maxPayloadBytes: 1 << 20) else { continue }
-                    heartbeats.continuation.yield()
-                }
-                heartbeats.continuation.finish()
-            }
-        }
+        let (events, client) = liveEvents(port: server.port, token: phone.token)
         defer { client.cancel() }
         // Five heartbeats, a second apart: the connection lives well past both timeouts.
         var count = 0
-        for await _ in heartbeats.stream {
-            count += 1
+        for await event in events {
+            if case .heartbeat = event { count += 1 }
             if count == 5 { break }
         }
         #expect(count == 5, "the live connection closed after \(count) heartbeats")
