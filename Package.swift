@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v14), .iOS(.v17)],
     products: [
         .library(name: "SatchelProtocol", targets: ["SatchelProtocol"]),
+        .library(name: "SatchelServerCore", targets: ["SatchelServerCore"]),
+        .library(name: "SatchelServerSQLite", targets: ["SatchelServerSQLite"]),
         .library(name: "SatchelServer", targets: ["SatchelServer"]),
         .library(name: "SatchelClient", targets: ["SatchelClient"]),
         // For tests only, as SwiftNIO ships NIOEmbedded and NIOTestUtils: in-memory stores and a
@@ -57,22 +59,44 @@ let package = Package(
             name: "SatchelSQLite", dependencies: ["CSQLite"], path: "Sources/SatchelSQLite",
             swiftSettings: strict),
 
-        // The sync server as a library: store, HTTP API, auth, live updates.
+        // The sync server's core: sync and admin services, store protocols, the change feed,
+        // the snapshot cache. No HTTP and no database: backends and the HTTP edge build on it.
+        .target(
+            name: "SatchelServerCore",
+            dependencies: [
+                "SatchelProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Server/Core", swiftSettings: strict),
+
+        // The embedded default backend: one SQLite file, group commit, backup and restore.
+        .target(
+            name: "SatchelServerSQLite",
+            dependencies: [
+                "SatchelServerCore", "SatchelProtocol", "SatchelSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Server/SQLite", swiftSettings: strict),
+
+        // The HTTP edge (Hummingbird routes, live WebSocket, connection limits) and the server
+        // application that puts it together with a backend.
         .target(
             name: "SatchelServer",
             dependencies: [
-                "SatchelProtocol", "SatchelSQLite",
+                "SatchelServerCore", "SatchelServerSQLite", "SatchelProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            path: "Server", swiftSettings: strict),
+            path: "Server/HTTP", swiftSettings: strict),
 
         // The headless client library apps embed: local store, outbox, sync engine, search.
         .target(
@@ -90,26 +114,26 @@ let package = Package(
         // What tests and the simulation run on instead of disks and entropy: MemoryServerStore,
         // MemoryReplicaStorage and SplitMix64.
         .target(
-            name: "SatchelTesting", dependencies: ["SatchelProtocol", "SatchelClient", "SatchelServer"],
+            name: "SatchelTesting", dependencies: ["SatchelProtocol", "SatchelClient", "SatchelServerCore"],
             path: "Testing", swiftSettings: strict),
 
         // The mission briefing loader (Data/china-briefing.json): mission data, not server
         // library, so it sits beside the executables that load it.
         .target(
-            name: "SatchelBriefing", dependencies: ["SatchelProtocol", "SatchelServer"],
+            name: "SatchelBriefing", dependencies: ["SatchelProtocol", "SatchelServerCore"],
             path: "Sources/SatchelBriefing", swiftSettings: strict),
 
         // The deterministic simulation: devices running SyncSession and the server's SyncService
         // over a MemoryServerStore, on a seeded network.
         .target(
             name: "SatchelSimulation",
-            dependencies: ["SatchelClient", "SatchelProtocol", "SatchelServer", "SatchelTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SatchelClient", "SatchelProtocol", "SatchelServerCore", "SatchelTesting", .product(name: "Logging", package: "swift-log")],
             path: "Sources/SatchelSimulation", swiftSettings: strict),
 
         .executableTarget(
             name: "satchel-server",
             dependencies: [
-                "SatchelServer", "SatchelProtocol", "SatchelBriefing",
+                "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelProtocol", "SatchelBriefing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -138,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "satchel-bench",
             dependencies: [
-                "SatchelProtocol", "SatchelServer", "SatchelClient", "SatchelSQLite", "SatchelBriefing", "SatchelTesting",
+                "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelClient", "SatchelSQLite", "SatchelBriefing", "SatchelTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/satchel-bench",
@@ -152,14 +176,14 @@ let package = Package(
         .target(
             name: "SatchelTestSupport",
             dependencies: [
-                "SatchelProtocol", "SatchelServer", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/SatchelTestSupport", swiftSettings: strict),
         .testTarget(
             name: "SatchelServerTests",
             dependencies: [
-                "SatchelServer", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting", "SatchelBriefing",
+                "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting", "SatchelBriefing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -167,7 +191,7 @@ let package = Package(
             path: "Tests/SatchelServerTests", swiftSettings: strict),
         .testTarget(
             name: "SatchelClientTests",
-            dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting"],
+            dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting"],
             path: "Tests/SatchelClientTests", swiftSettings: strict),
         .testTarget(
             name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite", "SatchelTestSupport"],

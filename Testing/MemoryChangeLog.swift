@@ -1,5 +1,5 @@
 import SatchelProtocol
-import SatchelServer
+import SatchelServerCore
 
 /// The change log in memory, as storage for the shared algorithm (`ChangeLogStorage`). Unlike
 /// the reference `ChangeLog`, it keeps a horizon per space (compaction is per space), when each

@@ -1,5 +1,5 @@
 public import SatchelProtocol
-public import SatchelServer
+public import SatchelServerCore
 import Synchronization
 
 /// A store held entirely in memory: for tests, the simulation and trying the server out.
@@ -8,8 +8,7 @@ import Synchronization
 /// of the process. Everything a push acknowledges is kept until the process exits, and no
 /// longer. `close()` makes later calls fail with `store_closed`, as for any store; `reopen()`
 /// stands for opening the same store again and returns this same instance, open, with
-/// everything it held. There is no file: `backup(to:)` fails with `backup_failed` and
-/// `sizeOnDisk()` is 0.
+/// everything it held. There is no file, so it is not a `FileBackedStore`.
 ///
 /// The change log and merges run the shared algorithm (`ChangeLogStorage.applyMutation` and
 /// `applyOperatorWrite`) over `MemoryChangeLog`. All state sits behind one lock; a push is
@@ -19,7 +18,7 @@ public final class MemoryServerStore: ServerStore {
     /// Wall-clock milliseconds, stamped on changes for retention; injected so tests control it.
     private let clock: @Sendable () -> Timestamp
 
-    public init(schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = SQLiteServerStore.wallClock) {
+    public init(schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = StoreDefaults.wallClock) {
         state = Mutex(State(log: MemoryChangeLog(schema: schema)))
         self.clock = clock
     }
@@ -307,16 +306,9 @@ public final class MemoryServerStore: ServerStore {
         }
     }
 
-    /// There is no file to copy: an in-memory store cannot be backed up.
-    public func backup(to path: String) throws {
-        try withState { _ in
-            throw StoreError(.backupFailed, "the in-memory store has no file to back up; use a SQLite store for backups")
-        }
-    }
-
-    /// An in-memory store takes no space on disk.
-    public func sizeOnDisk() throws -> Int64 {
-        try withState { _ in 0 }
+    /// Bookkeeping is kept as it is noted: nothing waits to be written.
+    public func flushActivity() throws {
+        try withState { _ in }
     }
 
     private static func unknownDevice(_ device: DeviceID) -> StoreError {
@@ -427,7 +419,7 @@ extension MemoryServerStore {
         func page(_ space: SpaceID, after: Version, limit: Int, _ rows: some Sequence<(version: Version, encoded: [UInt8])>) -> EncodedPage {
             var taken: [(version: Version, encoded: [UInt8])] = [], bytes = 0, hasMore = false
             for row in rows {
-                if taken.count == limit || (!taken.isEmpty && bytes + row.encoded.count > SQLiteServerStore.pageBytes) {
+                if taken.count == limit || (!taken.isEmpty && bytes + row.encoded.count > StoreDefaults.pageBytes) {
                     hasMore = true
                     break
                 }

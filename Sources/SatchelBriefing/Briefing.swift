@@ -1,6 +1,6 @@
 import Foundation
 public import SatchelProtocol
-public import SatchelServer
+public import SatchelServerCore
 
 /// The mission briefing as reference data: `Data/china-briefing.json` (see `Data/README.md`)
 /// loaded into the `briefing` space, which every user reads and only operators change.

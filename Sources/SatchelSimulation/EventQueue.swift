@@ -1,4 +1,4 @@
-import SatchelServer
+import SatchelServerCore
 
 /// A request or an answer in flight between a device and the server, as the bytes of its frame
 /// with what HTTP would carry beside them (route, status, `Satchel-Features`).

@@ -1,6 +1,6 @@
 import SatchelClient
 import SatchelProtocol
-import SatchelServer
+import SatchelServerCore
 import SatchelTesting
 
 /// The server side: provisioning through the real enrollment, requests served by the real

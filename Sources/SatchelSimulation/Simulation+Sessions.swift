@@ -1,6 +1,6 @@
 import SatchelClient
 import SatchelProtocol
-import SatchelServer
+import SatchelServerCore
 import SatchelTesting
 
 /// Devices running `SyncSession`, the client's shipped sync: the simulation is only its driver,

@@ -2,7 +2,7 @@ import Synchronization
 import Logging
 import SatchelClient
 import SatchelProtocol
-import SatchelServer
+import SatchelServerCore
 import SatchelTesting
 
 /// A deterministic simulation of Satchel sync running the code we ship: the server is

@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 import SatchelTesting
 
 /// A device's credentials, made by the orchestrator straight in the server's store and handed to

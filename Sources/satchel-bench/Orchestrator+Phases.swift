@@ -2,6 +2,8 @@ import Foundation
 import SatchelProtocol
 import SatchelSQLite
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 
 extension Orchestrator {
     // MARK: small edit and propagation

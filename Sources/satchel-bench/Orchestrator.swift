@@ -3,6 +3,8 @@ import Glibc
 import SatchelProtocol
 import SatchelSQLite
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 import SatchelTesting
 import SatchelBriefing
 

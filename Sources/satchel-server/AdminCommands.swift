@@ -4,6 +4,8 @@ import Foundation
 import NIOCore
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 
 /// Where operator commands act: on a running server through its admin API (`--server URL`
 /// with an operator token), or directly on a data directory (the default).

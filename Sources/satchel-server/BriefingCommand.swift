@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 import SatchelBriefing
 
 struct BriefingCommand: AsyncParsableCommand {

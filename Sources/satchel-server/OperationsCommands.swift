@@ -4,6 +4,8 @@ import Foundation
 import NIOCore
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 
 struct Compact: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -95,7 +97,7 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = ServerConfiguration(dataDirectory: try common.dataDirectory())
-        let report = try await operatorAction { try await SatchelServer.Restore.restore(backup: file, into: configuration, now: nowMillis()) }
+        let report = try await operatorAction { try await SatchelServerSQLite.Restore.restore(backup: file, intoDataDirectory: configuration.dataDirectory, now: nowMillis()) }
         if common.json { return printJSON(report) }
         print("restored \(configuration.databasePath) from \(file)")
         if let kept = report.previousKeptAt { print("the replaced database is kept at \(kept)") }

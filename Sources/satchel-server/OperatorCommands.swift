@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 
 struct SpaceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

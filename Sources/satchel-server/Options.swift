@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 
 /// Settings shared by every command, resolved flag > environment > config file > default.
 struct CommonOptions: ParsableArguments {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 
 /// What `make run` does before serving: makes sure there is a space and a user to sync with and
 /// prints a fresh code for a first device. Safe to run again: it only adds what is missing.

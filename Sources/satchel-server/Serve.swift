@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,8 @@ import Foundation
 import SatchelClient
 import SatchelProtocol
 import SatchelServer
+import SatchelServerCore
+import SatchelServerSQLite
 import SatchelTestSupport
 import Testing
 #if canImport(Glibc)

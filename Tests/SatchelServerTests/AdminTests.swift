@@ -5,6 +5,8 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Operator commands against a running server (admin API, `--server`) and on its data
 /// directory, with `--json` output checked; revocation refuses the next request and closes the

@@ -5,6 +5,8 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// The push route: bulk uploads take turns for memory (`Admission`), while a push of a few notes
 /// saved online goes straight on, even when every place is taken.

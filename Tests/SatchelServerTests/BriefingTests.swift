@@ -3,6 +3,8 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 import SatchelBriefing
 
 /// The briefing dataset (Data/china-briefing.json) and loading it into a server.

@@ -4,6 +4,8 @@ import SatchelSQLite
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Retention in the store contract: compaction keeps everything a device within the horizon
 /// needs, snapshots rebuild a space from nothing, versions are never handed out twice, and

@@ -5,6 +5,8 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// The real server's connection hygiene, over raw sockets: a half-sent head is closed in time,
 /// connections past the limit are closed at once while the others are served, and a live

@@ -3,6 +3,8 @@ import SatchelTestSupport
 import SatchelProtocol
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Kills the real server with kill -9 in the middle of pushes, again and again, restarts it on
 /// the same data, and checks that every acknowledged mutation is there exactly once.

@@ -6,6 +6,8 @@ import NIOCore
 import SatchelProtocol
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// The real `satchel-server` binary over loopback HTTP: two devices enroll, push and pull, and
 /// one watches the live WebSocket.

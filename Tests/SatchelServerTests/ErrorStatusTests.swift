@@ -5,6 +5,8 @@ import SatchelProtocol
 @testable import SatchelSQLite
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// One code, one status: `ErrorStatus` gives every error the status PROTOCOL.md §14.1 and
 /// openapi.yaml document, on every route.
@@ -37,14 +39,14 @@ import Testing
 
     @Test(arguments: expected)
     func everyCodeAnswersItsStatus(error: any SatchelError, status: Int) {
-        let answer = HTTPAPI.apiError(error)
+        let answer = APIError(answering: error)
         #expect(answer.status == status)
         #expect(answer.code == error.codeName)
     }
 
     @Test func serverTroubleHasItsOwnCodes() {
-        #expect(HTTPAPI.apiError(SQLiteError(code: 13, message: "database or disk is full", sql: "INSERT")).status == 507)
-        #expect(HTTPAPI.apiError(CocoaError(.fileWriteUnknown)).status == 500)
+        #expect(APIError(answering: SQLiteError(code: 13, message: "database or disk is full", sql: "INSERT")).status == 507)
+        #expect(APIError(answering: CocoaError(.fileWriteUnknown)).status == 500)
     }
 
     @Test func anUnknownDeviceIs404OnTheAdminAPIAndOnTheSyncRoutes() async throws {

@@ -4,6 +4,8 @@ import SatchelTestSupport
 import SatchelProtocol
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Pushes that arrive together share one transaction and one fsync (`SQLiteServerStore`).
 @Suite struct GroupCommitTests {

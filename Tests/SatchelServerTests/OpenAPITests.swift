@@ -4,6 +4,8 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Keeps `Protocol/openapi.yaml` honest: it must list exactly the server's routes, and every
 /// HTTP route it lists must be one the router answers.

@@ -6,6 +6,8 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Retention, backups, exports and metrics against a running server process, through the
 /// admin API (`--server`) and on its data directory.

@@ -7,6 +7,8 @@ import NIOCore
 import SatchelProtocol
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Every route and every error path, in process (no sockets): a fresh store per test with
 /// space `mission` (ana: writer), `briefing` (ana: reader) and `other` (bob only).

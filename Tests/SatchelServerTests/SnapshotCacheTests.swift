@@ -3,6 +3,8 @@ import SatchelProtocol
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Cached bootstrap pages go stale as notes change after they were compressed; a device that
 /// bootstraps through them must still end equal to the server.

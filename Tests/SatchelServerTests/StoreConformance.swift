@@ -3,6 +3,8 @@ import SatchelTestSupport
 import SatchelProtocol
 import Testing
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 import SatchelTesting
 
 /// The suite every `ServerStore` backend must pass unchanged. Add a backend to `Backend` and it

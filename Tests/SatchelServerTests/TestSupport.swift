@@ -3,6 +3,8 @@ import SatchelTestSupport
 import Logging
 import SatchelProtocol
 @testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
 
 /// Builds mutations for one device with deterministic ids.
 struct DeviceWriter {

@@ -1,6 +1,8 @@
 import Foundation
 public import SatchelProtocol
 public import SatchelServer
+public import SatchelServerCore
+public import SatchelServerSQLite
 
 /// The real `satchel-server` on loopback, serving a data directory provisioned in process
 /// through the server library (spaces, users and their roles; enrollment codes on demand).

@@ -1,3 +1,4 @@
+import Foundation
 public import SatchelProtocol
 
 /// A device as the server knows it. Never holds the token, only its hash.
@@ -84,11 +85,34 @@ public struct EncodedPage: Sendable {
     }
 }
 
-/// Everything the sync server keeps. Backends (SQLite, in memory; PostgreSQL later) implement it and
-/// must pass the conformance suite in `Tests/SatchelServerTests/StoreConformance.swift` unchanged.
-/// Times are passed in (milliseconds since 1970), so tests control them.
-public protocol ServerStore: Sendable {
-    // Spaces, users, memberships.
+/// Everything the sync server keeps, split by concern so a backend states what it offers and a
+/// caller what it needs. SQLite (`SatchelServerSQLite`) and memory (`MemoryServerStore` in
+/// `SatchelTesting`) implement all three; each must pass the conformance suite in
+/// `SatchelTesting/StoreConformance` unchanged. Times are passed in (milliseconds since 1970),
+/// so tests control them.
+///
+/// Implementation requirements, for every requirement of every store protocol (as swift-log's
+/// `LogHandler` states its own):
+/// - **Durable before it returns.** A write that returns has committed: it survives the process
+///   being killed (kill -9) and, for backends on disk, power loss. A write that throws changed
+///   nothing.
+/// - **Several store objects, one database.** Any number of store objects (in one process or in
+///   several) may serve one database at once; every rule below holds across them, not only
+///   within one.
+/// - **Errors a person can act on.** Refusals throw `StoreError` with a stable code; a full disk
+///   throws an error conforming to `BackendFailure` with `isDiskFull` true.
+public protocol ServerStore: IdentityStore, ChangeLogStore, DeviceActivityStore {
+    /// Closes the store; later calls fail with `StoreError.Code.closed`.
+    func close() async
+}
+
+/// Spaces, users, memberships, enrollment, devices and operator tokens: who may do what.
+///
+/// Implementation requirements:
+/// - A revocation or a disable takes effect for the next `device(tokenHash:)` call on every
+///   store object of the database.
+/// - An enrollment code is redeemed at most once, even when two store objects redeem it at once.
+public protocol IdentityStore: Sendable {
     func createSpace(_ space: SpaceID, now: Timestamp) async throws
     func createUser(_ user: UserID, now: Timestamp) async throws
     /// Gives `user` `role` in `space`, or removes the membership when `role` is nil.
@@ -100,7 +124,6 @@ public protocol ServerStore: Sendable {
     /// Makes every user a reader of `space` (the shared briefing), or stops doing so.
     func setEveryoneReads(_ space: SpaceID, _ everyoneReads: Bool) async throws
 
-    // Enrollment and devices.
     /// Stores a one-time enrollment code (only its hash) for `user`, valid until `expiresAt`.
     func createEnrollment(codeHash: [UInt8], user: UserID, label: String?, expiresAt: Timestamp, now: Timestamp) async throws
     /// Exchanges an unused, unexpired code for a new device with the given token hash, in one
@@ -109,30 +132,39 @@ public protocol ServerStore: Sendable {
     /// The device holding the token with this hash (revoked devices included), or nil.
     func device(tokenHash: [UInt8]) async throws -> DeviceInfo?
     func device(_ id: DeviceID) async throws -> DeviceInfo?
-    /// Records that the device was seen (and with which client software).
-    func touch(_ device: DeviceID, client: String?, now: Timestamp) async throws
     /// Revokes the device: its token stops working at once.
     func revoke(_ device: DeviceID, now: Timestamp) async throws
-
-    // Operators and the per-device view.
-    /// Stores an operator token's hash (operator tokens reach the admin API, not sync).
-    func createOperatorToken(hash: [UInt8], label: String, now: Timestamp) async throws
-    /// The label of the operator token with this hash, or nil.
-    func operatorToken(hash: [UInt8]) async throws -> String?
     /// Every device, or one user's, sorted by user then label.
     func devices(of user: UserID?) async throws -> [DeviceInfo]
     /// Every user with when they were added and disabled.
     func users() async throws -> [UserInfo]
     /// Disables a user: all their devices are refused from now on.
     func disableUser(_ user: UserID, now: Timestamp) async throws
-    /// Records how far a device has pulled a space (for the operator's per-device view).
-    func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) async throws
-    /// Keeps the reasons a device's mutations were refused, for the operator's view.
-    func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) async throws
-    /// What an operator needs to see about one device.
-    func activity(of device: DeviceID) async throws -> DeviceActivity
 
-    // Sync.
+    /// Stores an operator token's hash (operator tokens reach the admin API, not sync).
+    func createOperatorToken(hash: [UInt8], label: String, now: Timestamp) async throws
+    /// The label of the operator token with this hash, or nil.
+    func operatorToken(hash: [UInt8]) async throws -> String?
+}
+
+/// The change log: pushed mutations in, pages of changes out (PROTOCOL.md §5–§7).
+///
+/// Implementation requirements:
+/// - **Idempotent by mutation id.** A mutation id seen before from the same device returns its
+///   first result and has no second effect, also when both pushes run at once on two store
+///   objects; from another device it is refused (`mutation_id_taken`). The algorithm is
+///   `ChangeLogStorage.applyMutation` in SatchelProtocol: backends store, they do not decide.
+/// - **Nothing lost in a merge.** Concurrent pushes to one record are applied one after the
+///   other, each merged against the state the previous one left.
+/// - **Versions visible in version order.** Versions are shared by all spaces and handed out in
+///   increasing order. Once any reader can see version v, every version below v that will ever
+///   exist is visible too: a backend holds whatever lock hands out versions until the commit
+///   that makes them visible (PROTOCOL.md §5.1). So a device's cursor never passes a version
+///   that can still appear.
+/// - **Read your writes.** A pull, head or record read that starts after a push returned sees it.
+/// - **Pages end where they say.** A page with `hasMore` false ends at the log's head: no change
+///   of the space lies between its last change and `cursor`.
+public protocol ChangeLogStore: Sendable {
     /// Applies mutations in order, in one transaction (all results become durable together,
     /// before this returns). Access checks are the caller's.
     func push(_ mutations: [Mutation]) async throws -> [MutationResult]
@@ -150,10 +182,9 @@ public protocol ServerStore: Sendable {
     func record(_ key: RecordKey) async throws -> RecordState?
     /// Every record of a collection in a space (tombstones included).
     func records(in space: SpaceID, collection: CollectionName) async throws -> [RecordKey: RecordState]
-
-    // Retention and operations.
     /// Current record states of `space` (tombstones included) with versions after `after`,
-    /// oldest first, encoded as snapshot changes: what a bootstrap pulls.
+    /// oldest first, encoded as snapshot changes: what a bootstrap pulls. Read in one snapshot
+    /// of the database, so a page read under writes is still a consistent cut.
     func snapshot(space: SpaceID, after: Version, limit: Int) async throws -> EncodedPage
     /// The newest version of `space` written before `cutoff` (0 if none): how far retention
     /// lets `compact` go.
@@ -162,19 +193,63 @@ public protocol ServerStore: Sendable {
     /// bases no later mutation can need, then raises the space's horizon to `version`. With
     /// `dryRun` it reports the same counts and changes nothing.
     func compact(_ space: SpaceID, through version: Version, dryRun: Bool) async throws -> CompactionReport
+}
+
+/// What devices did and what they are asked to do next: last seen, pull progress, refusals, and
+/// operators' re-bootstrap requests.
+///
+/// Implementation requirements:
+/// - `touch`, `recordPull` and `recordRejections` are bookkeeping for the operator's view: a
+///   backend may hold them briefly and write them in batches (within a few seconds, and before
+///   `close` returns), and their failure must not fail a sync.
+/// - `activity(of:)` and `devices(of:)` show what every store object of the database has
+///   noted, once it has been written.
+/// - `requestReset` is durable like any write; `resetRequested` sees it on every store object.
+public protocol DeviceActivityStore: Sendable {
+    /// Records that the device was seen (and with which client software).
+    func touch(_ device: DeviceID, client: String?, now: Timestamp) async throws
+    /// Records how far a device has pulled a space (for the operator's per-device view).
+    func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) async throws
+    /// Keeps the reasons a device's mutations were refused, for the operator's view.
+    func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) async throws
+    /// What an operator needs to see about one device.
+    func activity(of device: DeviceID) async throws -> DeviceActivity
+    /// Writes what was noted and not yet written (a backend that buffers bookkeeping).
+    func flushActivity() async throws
     /// Makes the device pull `space` again from the start on its next sync (keeping unsent work).
     func requestReset(device: DeviceID, space: SpaceID, now: Timestamp) async throws
     /// Whether an operator asked the device to pull `space` again; `clear` withdraws the request
     /// (the device has started over).
     func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) async throws -> Bool
+}
+
+/// Operations only a store kept in files offers (the embedded SQLite one): a consistent copy
+/// while serving, and its size. A database server has its own tools for these (`pg_dump`).
+public protocol FileBackedStore: Sendable {
+    /// The folder holding the store's files (named in the log line about a full disk).
+    var directory: String { get }
     /// Writes a consistent copy of the whole store to `path` (which must not exist) while the
     /// store keeps serving.
     func backup(to path: String) async throws
     /// The store's size on disk, in bytes.
     func sizeOnDisk() async throws -> Int64
+}
 
-    /// Closes the store; later calls fail.
-    func close() async
+/// A backend's own error, as the server needs to read it: whether the disk is full (answered
+/// 507, logged for the operator) and a description safe to log (never a bound value).
+public protocol BackendFailure: Error {
+    var isDiskFull: Bool { get }
+    var logDescription: String { get }
+}
+
+/// Limits and clocks every backend shares.
+public enum StoreDefaults {
+    /// The most bytes of changes in one pull page (PROTOCOL.md §5): a quarter of the default
+    /// `maxPayloadBytes`. Every backend cuts its pages at this size.
+    public static let pageBytes = 4 << 20
+
+    /// Wall-clock milliseconds since 1970.
+    @Sendable public static func wallClock() -> Timestamp { Timestamp(Date().timeIntervalSince1970 * 1000) }
 }
 
 /// What `compact` dropped (or would drop, in a dry run).

@@ -1,6 +1,7 @@
 import Foundation
 public import SatchelProtocol
-import SatchelSQLite
+public import SatchelServerCore
+public import SatchelSQLite
 import Synchronization
 
 /// The embedded default store: one SQLite file in WAL mode with full fsync, so everything a push
@@ -31,7 +32,7 @@ public actor SQLiteServerStore: ServerStore {
     let clock: @Sendable () -> Timestamp
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = SQLiteServerStore.wallClock) throws {
+    public init(path: String, schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = StoreDefaults.wallClock) throws {
         let db = try Database(configuration: DatabaseConfiguration(path: path, synchronous: .full))
         _ = try Self.migrator.migrate(db)
         // 8 MiB of page cache instead of SQLite's 2 MB: pushes look up `mutations` and
@@ -48,8 +49,6 @@ public actor SQLiteServerStore: ServerStore {
         self.path = path
         self.clock = clock
     }
-
-    @Sendable public static func wallClock() -> Timestamp { Timestamp(Date().timeIntervalSince1970 * 1000) }
 
     func database() throws -> Database {
         guard let db else { throw StoreError(.closed, "the store is closed") }
@@ -270,6 +269,8 @@ public actor SQLiteServerStore: ServerStore {
         if flush { Task { await self.scheduleCommit() } }
     }
 
+    public func flushActivity() throws { try writeBookkeeping() }
+
     /// Writes the bookkeeping noted since the last commit, in the current transaction if any.
     private func writeBookkeeping() throws {
         let pending = bookkeeping.withLock { $0 }
@@ -436,7 +437,7 @@ public actor SQLiteServerStore: ServerStore {
                 var rows: [(Version, [UInt8])] = [], bytes = 0, hasMore = false
                 try db.scan(sql, arguments: arguments) { row in
                     let encoded = try encode(row)
-                    if rows.count == limit || (!rows.isEmpty && bytes + encoded.count > Self.pageBytes) {
+                    if rows.count == limit || (!rows.isEmpty && bytes + encoded.count > StoreDefaults.pageBytes) {
                         hasMore = true
                         return false
                     }
@@ -453,11 +454,6 @@ public actor SQLiteServerStore: ServerStore {
             }
         }
     }
-
-    /// The most bytes of changes in one pull page (PROTOCOL.md §5): a quarter of the default
-    /// `maxPayloadBytes`. Public so that other backends (`MemoryServerStore` in SatchelTesting)
-    /// cut their pages at the same size as this one.
-    public static let pageBytes = 4 << 20
 
     nonisolated func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
         try db.query(

@@ -1,6 +1,7 @@
 import Hummingbird
 import HTTPTypes
 import Logging
+import SatchelServerCore
 
 /// Around every request: counts it by route pattern and status, times it, and returns the
 /// request id Hummingbird put in the request's log metadata as `X-Request-Id`, so an operator can

@@ -21,7 +21,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// One HTTP request answered: `route` is the route pattern (`/v1/admin/devices/{id}`).
-    func request(route: String, status: Int, duration: Duration) {
+    public func request(route: String, status: Int, duration: Duration) {
         let labels = [("route", route), ("status", String(status))]
         Counter(label: "satchel_http_requests_total", dimensions: labels, factory: factory).increment()
         Metrics.Timer(label: "satchel_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
@@ -44,7 +44,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Values read when scraped.
-    func gauges(liveConnections: Int, storeBytes: Int64, snapshots: SnapshotCache) {
+    public func gauges(liveConnections: Int, storeBytes: Int64, snapshots: SnapshotCache) {
         Gauge(label: "satchel_live_connections", factory: factory).record(liveConnections)
         Gauge(label: "satchel_store_bytes", factory: factory).record(storeBytes)
         Gauge(label: "satchel_snapshot_cache_records", factory: factory).record(snapshots.totalCachedRecords)

@@ -3,6 +3,8 @@ import Hummingbird
 public import Logging
 import NIOCore
 public import SatchelProtocol
+public import SatchelServerCore
+public import SatchelServerSQLite
 import SatchelSQLite
 
 /// How to run a server: where, with which data, limits and heartbeat.
@@ -30,7 +32,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// The database file in the data directory.
-    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("satchel.sqlite") }
+    public var databasePath: String { SQLiteServerStore.databasePath(inDataDirectory: dataDirectory) }
 }
 
 /// The server process: opens the store, serves HTTP and WebSocket until SIGTERM or SIGINT, lets

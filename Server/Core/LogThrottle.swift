@@ -2,16 +2,16 @@ import Synchronization
 
 /// Keeps a repeated log line to one per `interval`: the first occurrence logs at once; later
 /// ones within the interval are counted and reported by the next line that is written.
-final class LogThrottle: Sendable {
+public final class LogThrottle: Sendable {
     private let state = Mutex<(last: ContinuousClock.Instant?, held: Int)>((nil, 0))
-    let interval: Duration
+    public let interval: Duration
 
-    init(interval: Duration = .seconds(10)) {
+    public init(interval: Duration = .seconds(10)) {
         self.interval = interval
     }
 
     /// Calls `log` with how many occurrences the line stands for, or not at all.
-    func occurred(_ log: (Int) -> Void) {
+    public func occurred(_ log: (Int) -> Void) {
         let now = ContinuousClock.now
         let times: Int? = state.withLock { s in
             if let last = s.last, now - last < interval {

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import HummingbirdCore
 import Logging
+import SatchelServerCore
 import NIOCore
 import Synchronization
 

@@ -16,10 +16,10 @@ public final class SyncService: Sendable {
     public let snapshots: SnapshotCache
     /// Spaces with a page's worth of new changes for the snapshot cache.
     let snapshotWork = AsyncStream<SpaceID>.makeStream(bufferingPolicy: .bufferingNewest(64))
-    let logger: Logger
+    public let logger: Logger
     let clock: Mutex<HybridLogicalClock>
     /// Physical time in milliseconds; injected so tests control it.
-    let now: @Sendable () -> Timestamp
+    public let now: @Sendable () -> Timestamp
 
     public init(store: any ServerStore, limits: Limits = .default, live: LiveHub = LiveHub(), metrics: ServerMetrics = ServerMetrics(), snapshots: SnapshotCache = SnapshotCache(), serverName: String = "satchel-server/0.1.0", logger: Logger, now: @escaping @Sendable () -> Timestamp) {
         self.store = store

@@ -2,7 +2,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import SatchelSQLite
+public import SatchelServerCore
+public import SatchelSQLite
 
 /// An exclusive lock on a data directory (`flock` on `satchel.lock`), held by a serving server
 /// for its whole life and by `restore` while it swaps the database. The kernel drops it when
@@ -25,6 +26,13 @@ public final class DataDirectoryLock: Sendable {
     deinit { close(fd) }
 }
 
+extension SQLiteServerStore {
+    /// The database file in a data directory.
+    public static func databasePath(inDataDirectory directory: String) -> String {
+        (directory as NSString).appendingPathComponent("satchel.sqlite")
+    }
+}
+
 /// Replaces a data directory's database with a backup, while no server serves it.
 public enum Restore {
     public struct Report: Codable, Hashable, Sendable {
@@ -42,12 +50,12 @@ public enum Restore {
     ///
     /// Every device is then asked to bootstrap again: versions after the backup will be handed
     /// out anew, so a device's cursor from before the restore no longer names the same history.
-    public static func restore(backup: String, into configuration: ServerConfiguration, now: Int64) async throws -> Report {
-        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+    public static func restore(backup: String, intoDataDirectory directory: String, now: Int64) async throws -> Report {
+        let lock = try DataDirectoryLock(directory: directory)
         defer { withExtendedLifetime(lock) {} }
         let schemaVersion = try check(backup)
         let fm = FileManager.default
-        let target = configuration.databasePath
+        let target = SQLiteServerStore.databasePath(inDataDirectory: directory)
         var kept: String?
         if fm.fileExists(atPath: target) {
             // Fold the WAL into the file first, so the kept copy is whole on its own.
@@ -66,7 +74,7 @@ public enum Restore {
         try handle.synchronize()
         try handle.close()
         try fm.moveItem(atPath: partial, toPath: target)
-        try PrivateFiles.prepare(directory: configuration.dataDirectory)  // the copy kept the backup's mode
+        try PrivateFiles.prepare(directory: directory)  // the copy kept the backup's mode
 
         let store = try SQLiteServerStore(path: target)
         let devices = try await store.requestResetEverywhere(now: now)

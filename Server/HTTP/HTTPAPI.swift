@@ -7,7 +7,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 public import SatchelProtocol
-import SatchelSQLite
+public import SatchelServerCore
 
 /// The HTTP edge: routes, body limits, frames in and out, errors as statuses. PROTOCOL.md and
 /// `Protocol/openapi.yaml` document every route; all logic lives in `SyncService`.
@@ -135,7 +135,7 @@ public enum HTTPAPI {
         router.get("/metrics") { request, _ -> Response in
             do {
                 _ = try await service.authenticateOperator(authorization: request.headers[.authorization])
-                service.metrics.gauges(liveConnections: service.live.connectionCount, storeBytes: try await service.store.sizeOnDisk(), snapshots: service.snapshots)
+                service.metrics.gauges(liveConnections: service.live.connectionCount, storeBytes: try await (service.store as? any FileBackedStore)?.sizeOnDisk() ?? 0, snapshots: service.snapshots)
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                     body: .init(byteBuffer: ByteBuffer(string: service.metrics.render())))
@@ -149,7 +149,10 @@ public enum HTTPAPI {
     /// then streamed in 1 MiB chunks (memory stays flat whatever the store's size) and removed.
     static func backupResponse(_ service: SyncService) async throws -> Response {
         let path = NSTemporaryDirectory() + "satchel-backup-\(UInt64.random(in: 0 ... .max)).sqlite"
-        try await service.store.backup(to: path)
+        guard let files = service.store as? any FileBackedStore else {
+            throw StoreError(.backupFailed, "this server's store is not kept in files; back it up with its database's own tools")
+        }
+        try await files.backup(to: path)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let body = ResponseBody(contentLength: size) { writer in
             defer { try? FileManager.default.removeItem(atPath: path) }
@@ -198,21 +201,6 @@ public enum HTTPAPI {
         }
     }
 
-    /// The answer for any error: its code, its message and, through `ErrorStatus`, its status.
-    /// Only Satchel's own errors are written to be shown; anything else is an internal error,
-    /// since its text might quote what a device sent.
-    static func apiError(_ error: any Error) -> APIError {
-        switch error {
-        case let api as APIError: return api
-        case let sqlite as SQLiteError where sqlite.isFull: return .insufficientStorage()
-        case let store as StoreError where store.code == .closed:
-            // "the store is closed" means nothing to a device; this is what it can act on.
-            return APIError(code: store.codeName, "the server is shutting down; try again in a moment")
-        case let known as any SatchelError: return APIError(code: known.codeName, known.message)
-        default: return APIError(code: "internal_error", "the server failed to handle the request; it is logged, try again later")
-        }
-    }
-
     /// An error as JSON, `{"error": {"code", "message"}}`, with its code's status.
     static func jsonError(_ error: APIError) -> Response {
         jsonResponse(status: error.status, ["error": ["code": error.code, "message": error.message]])
@@ -252,7 +240,7 @@ public enum HTTPAPI {
                 device = try await service.authenticate(authorization: head.headerFields[.authorization])
             } catch {
                 // Refused upgrades fall through to the router, which answers 404; log why.
-                logger.info("live connection refused", metadata: ["reason": "\(apiError(error).code)"])
+                logger.info("live connection refused", metadata: ["reason": "\(APIError(answering: error).code)"])
                 return .dontUpgrade
             }
             let spaces = try await service.liveSpaces(of: device)

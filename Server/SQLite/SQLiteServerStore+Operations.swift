@@ -1,6 +1,7 @@
 import Foundation
 public import SatchelProtocol
-import SatchelSQLite
+public import SatchelServerCore
+public import SatchelSQLite
 
 /// Bootstrap snapshots, retention, forced re-bootstraps and backups.
 extension SQLiteServerStore {
@@ -138,4 +139,15 @@ extension SQLiteServerStore {
             sum + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? 0)
         }
     }
+}
+
+extension SQLiteServerStore: FileBackedStore {
+    public nonisolated var directory: String { (path as NSString).deletingLastPathComponent }
+}
+
+/// How the server core reads SQLite's errors: SQLITE_FULL is a full disk; the description names
+/// the statement, never a bound value.
+extension SQLiteError: BackendFailure {
+    public var isDiskFull: Bool { isFull }
+    public var logDescription: String { description }
 }

@@ -1,4 +1,5 @@
-import SatchelSQLite
+public import SatchelServerCore
+public import SatchelSQLite
 
 extension SQLiteServerStore {
     /// The server database's schema, one migration per version. Never edit a shipped migration:

@@ -1,5 +1,6 @@
 import SatchelProtocol
-import SatchelSQLite
+public import SatchelServerCore
+public import SatchelSQLite
 
 /// The change log over the server's SQLite database: the shared algorithm's storage. Used only
 /// inside a transaction of `SQLiteServerStore`, on its connection.
