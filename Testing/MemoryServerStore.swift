@@ -14,30 +14,47 @@ import Synchronization
 /// `applyOperatorWrite`) over `MemoryChangeLog`. All state sits behind one lock; a push is
 /// applied to a copy of the log and kept only if it all succeeds, as a transaction would.
 public final class MemoryServerStore: ServerStore {
-    private let state: Mutex<State>
+    /// What several store objects share, as a database is shared by its connections.
+    private final class Database: Sendable {
+        let state: Mutex<State>
+        let feed = ChangeFeed()
+        init(_ state: State) { self.state = Mutex(state) }
+    }
+    private let database: Database
+    private let closed = Atomic<Bool>(false)
     /// Wall-clock milliseconds, stamped on changes for retention; injected so tests control it.
     private let clock: @Sendable () -> Timestamp
 
     public init(schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = StoreDefaults.wallClock) {
-        state = Mutex(State(log: MemoryChangeLog(schema: schema)))
+        database = Database(State(log: MemoryChangeLog(schema: schema)))
         self.clock = clock
+    }
+
+    /// A second store object on the same data (two servers on one database): every write of
+    /// either is seen by both, and both publish to one feed.
+    public init(sharing other: MemoryServerStore, clock: (@Sendable () -> Timestamp)? = nil) {
+        database = other.database
+        self.clock = clock ?? other.clock
     }
 
     /// Opens the store again after `close()`: the same instance, holding what it held.
     @discardableResult
     public func reopen() -> MemoryServerStore {
-        state.withLock { $0.closed = false }
+        closed.store(false, ordering: .sequentiallyConsistent)
         return self
     }
 
     public func close() {
-        state.withLock { $0.closed = true }
+        closed.store(true, ordering: .sequentiallyConsistent)
     }
 
-    /// Runs `body` on the open store's state, under the lock.
+    public var feed: ChangeFeed { database.feed }
+
+    /// Runs `body` on the open store's state, under the lock; what it publishes reaches the
+    /// feed in the order the writes were made.
     private func withState<T: Sendable>(_ body: (inout State) throws -> T) throws -> T {
-        try state.withLock { state in
-            guard !state.closed else { throw StoreError(.closed, "the store is closed") }
+        try database.state.withLock { state in
+            guard !closed.load(ordering: .sequentiallyConsistent) else { throw StoreError(.closed, "the store is closed") }
             return try body(&state)
         }
     }
@@ -137,6 +154,7 @@ public final class MemoryServerStore: ServerStore {
         try withState { s in
             guard s.devices[device] != nil else { throw Self.unknownDevice(device) }
             s.devices[device]!.revokedAt = s.devices[device]!.revokedAt ?? now
+            feed.publish(.revoked(device: device))
         }
     }
 
@@ -174,6 +192,7 @@ public final class MemoryServerStore: ServerStore {
         try withState { s in
             try s.requireUser(user)
             s.users[user]!.disabledAt = s.users[user]!.disabledAt ?? now
+            feed.publish(.userDisabled(user: user))
         }
     }
 
@@ -227,7 +246,12 @@ public final class MemoryServerStore: ServerStore {
             var log = s.log
             log.now = now
             let results = try mutations.map { try apply(&log, $0) }
+            let before = s.log
             s.log = log
+            feed.publish(Set(mutations.map(\.key.space)).sorted(by: bytewise(\.rawValue)).compactMap { space in
+                let count = log.changes(in: space, after: before.head(of: space)).count
+                return count == 0 ? nil : .advanced(space: space, head: log.head(of: space), changes: count)
+            })
             return results
         }
     }
@@ -284,7 +308,10 @@ public final class MemoryServerStore: ServerStore {
             // A dry run compacts a copy and reports its counts.
             var log = s.log
             let report = log.compact(space, through: version, dryRun: dryRun)
-            if !dryRun { s.log = log }
+            if !dryRun {
+                s.log = log
+                feed.publish(.compacted(space: space, horizon: report.horizon))
+            }
             return report
         }
     }
@@ -296,6 +323,7 @@ public final class MemoryServerStore: ServerStore {
                 throw StoreError(.unknownSpace, "space '\(space)' does not exist; `satchel-server space list` shows the spaces")
             }
             s.forcedResets.insert(DeviceSpace(device: device, space: space))
+            feed.publish(.resetRequested(device: device, space: space))
         }
     }
 
@@ -327,12 +355,12 @@ extension MemoryServerStore {
     /// The stored results of `mutations` (nil for one never stored), with the device that wrote
     /// each, read under one lock.
     public func storedResults(_ mutations: [MutationID]) -> [(device: DeviceID, result: MutationResult)?] {
-        state.withLock { s in mutations.map { s.log.result(of: $0) } }
+        database.state.withLock { s in mutations.map { s.log.result(of: $0) } }
     }
 
     /// The changes of `space` still in the log, in version order.
     public func loggedChanges(in space: SpaceID) -> [Change] {
-        state.withLock { s in s.log.changes(in: space, after: 0).map(\.change) }
+        database.state.withLock { s in s.log.changes(in: space, after: 0).map(\.change) }
     }
 }
 
@@ -369,7 +397,6 @@ extension MemoryServerStore {
 
     /// Everything the store holds, as the SQLite store's tables hold it.
     struct State: Sendable {
-        var closed = false
         var log: MemoryChangeLog
         var spaces: [SpaceID: SpaceRow] = [:]
         var users: [UserID: UserInfo] = [:]

@@ -75,11 +75,10 @@ extension AdminService {
     }
 
     /// Makes a device pull `space` again from the start on its next sync; its unsent writes
-    /// stay. Live devices are told to sync now.
+    /// stay. A live device is told to sync now (through the store's feed).
     public func rebootstrap(_ device: DeviceID, space: SpaceID) async throws -> AdminDevice {
         try await store.requestReset(device: device, space: space, now: now())
         guard let info = try await store.device(device) else { throw StoreError(.unknownDevice, "device '\(device)' vanished") }
-        live.publish(space: space, head: try await store.head(of: space).head)
         return summary(info)
     }
 

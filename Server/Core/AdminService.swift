@@ -50,12 +50,12 @@ public struct AdminSpace: Codable, Hashable, Sendable {
 /// Operator actions, used by the admin HTTP API and by the local `satchel-server` commands alike.
 public struct AdminService: Sendable {
     public let store: any ServerStore
-    public let live: LiveHub
     let now: @Sendable () -> Timestamp
 
-    public init(store: any ServerStore, live: LiveHub = LiveHub(), now: @escaping @Sendable () -> Timestamp) {
+    /// Live devices hear of what these actions change through the store's feed, whichever
+    /// server (or operator command) runs them.
+    public init(store: any ServerStore, now: @escaping @Sendable () -> Timestamp) {
         self.store = store
-        self.live = live
         self.now = now
     }
 
@@ -89,9 +89,9 @@ public struct AdminService: Sendable {
 
     /// Revokes a device: its next request is refused and its live connection closes at once.
     public func revoke(_ id: DeviceID) async throws -> AdminDevice {
+        // The store's feed closes its live connections, on every server of the database.
         try await store.revoke(id, now: now())
         guard let info = try await store.device(id) else { throw StoreError(.unknownDevice, "device '\(id)' vanished") }
-        live.revoke(device: id, message: SyncService.revokedMessage(info))
         return summary(info)
     }
 
@@ -105,9 +105,6 @@ public struct AdminService: Sendable {
     /// Disables a user: every device of theirs is refused and disconnected.
     public func disable(_ user: UserID) async throws -> AdminUser {
         try await store.disableUser(user, now: now())
-        for d in try await store.devices(of: user) {
-            live.revoke(device: d.id, message: "user '\(user)' was disabled by an operator; ask your operator")
-        }
         guard let u = try await users().first(where: { $0.id == user.rawValue }) else { throw StoreError(.unknownUser, "user '\(user)' vanished") }
         return u
     }

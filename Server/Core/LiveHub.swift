@@ -36,6 +36,13 @@ public final class LiveHub: Sendable {
         for s in targets { s.continuation.yield(.advanced(space: space, head: head)) }
     }
 
+    /// Tells `device`'s connections (only) that `space` reaches `head`: an operator asked it to
+    /// pull the space again.
+    public func poke(device: DeviceID, space: SpaceID, head: Version) {
+        let targets = subscribers.withLock { $0.values.filter { $0.device == device } }
+        for s in targets { s.continuation.yield(.advanced(space: space, head: head)) }
+    }
+
     /// Sends `revoked` to every connection of `device` and ends them.
     public func revoke(device: DeviceID, message: String) {
         let targets = subscribers.withLock { subs in

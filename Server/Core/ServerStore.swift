@@ -1,5 +1,6 @@
 import Foundation
 public import SatchelProtocol
+public import ServiceLifecycle
 
 /// A device as the server knows it. Never holds the token, only its hash.
 public struct DeviceInfo: Hashable, Sendable {
@@ -102,8 +103,19 @@ public struct EncodedPage: Sendable {
 /// - **Errors a person can act on.** Refusals throw `StoreError` with a stable code; a full disk
 ///   throws an error conforming to `BackendFailure` with `isDiskFull` true.
 public protocol ServerStore: IdentityStore, ChangeLogStore, DeviceActivityStore {
+    /// What was committed, by this store object and (once its `backgroundServices` run) by
+    /// every other writer of the database: published after the commit, never before the change
+    /// is visible to reads.
+    var feed: ChangeFeed { get }
+    /// Work the backend needs running while it serves, in the application's service group
+    /// (the SQLite store tails its database for other writers' commits).
+    var backgroundServices: [any Service] { get }
     /// Closes the store; later calls fail with `StoreError.Code.closed`.
     func close() async
+}
+
+extension ServerStore {
+    public var backgroundServices: [any Service] { [] }
 }
 
 /// Spaces, users, memberships, enrollment, devices and operator tokens: who may do what.
@@ -159,7 +171,7 @@ public protocol IdentityStore: Sendable {
 /// - **Versions visible in version order.** Versions are shared by all spaces and handed out in
 ///   increasing order. Once any reader can see version v, every version below v that will ever
 ///   exist is visible too: a backend holds whatever lock hands out versions until the commit
-///   that makes them visible (PROTOCOL.md §5.1). So a device's cursor never passes a version
+///   that makes them visible (PROTOCOL.md §5, "Versions become visible in order"). So a device's cursor never passes a version
 ///   that can still appear.
 /// - **Read your writes.** A pull, head or record read that starts after a push returned sees it.
 /// - **Pages end where they say.** A page with `hasMore` false ends at the log's head: no change

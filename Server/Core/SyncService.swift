@@ -137,20 +137,13 @@ public final class SyncService: Sendable {
             for m in accepted.map(\.mutation) { _ = try? clock.observe(m.clock, physicalMillis: physical) }
             return PushResponse(results: final, clock: clock.now(physicalMillis: physical), reportsAsWritten: request.reportAsWritten)
         }
-        // Tell live connections which spaces moved, and the snapshot cache how much.
-        var changed: [SpaceID: Int] = [:]
-        for (m, r) in zip(request.mutations, final) where r.status != .rejected && r.version > 0 { changed[m.key.space, default: 0] += 1 }
-        for (space, count) in changed {
-            let head = try await store.head(of: space).head
-            live.publish(space: space, head: head)
-            if snapshots.wrote(count, to: space) { snapshotWork.continuation.yield(space) }
-        }
+        // Live devices and the snapshot cache hear of it from the store's feed.
         return response
     }
 
-    /// Keeps the snapshot cache filled until cancelled: every space once at start, then each
-    /// space that gained a page's worth of changes, off the request path.
-    public func buildSnapshots() async {
+    /// Keeps the snapshot cache filled until cancelled (`SnapshotBuilder`): every space once at
+    /// start, then each space that gained a page's worth of changes, off the request path.
+    func buildSnapshots() async {
         do {
             for space in try await store.allSpaces() { try await snapshots.extend(space, store: store) }
             for await space in snapshotWork.stream {

@@ -71,7 +71,7 @@ public enum HTTPAPI {
 
     /// The admin API (JSON, operator tokens): what `satchel-server … --server URL` calls.
     static func addAdminRoutes(_ router: Router<BasicRequestContext>, service: SyncService, failures: FailureLog) {
-        let admin = AdminService(store: service.store, live: service.live, now: service.now)
+        let admin = AdminService(store: service.store, now: service.now)
         @Sendable func handle(_ request: Request, _ body: @escaping @Sendable () async throws -> any Encodable & Sendable) async -> Response {
             do {
                 _ = try await service.authenticateOperator(authorization: request.headers[.authorization])

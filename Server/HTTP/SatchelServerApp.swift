@@ -67,17 +67,15 @@ public enum SatchelServerApp {
             router: HTTPAPI.router(service: service),
             server: HTTPAPI.server(service: service, heartbeat: configuration.heartbeat, connections: connections),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "satchel-server"),
+            services: service.backgroundServices,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
-        let snapshots = Task { await service.buildSnapshots() }
         do {
             try await app.runService()
         } catch {
-            snapshots.cancel()
             await store.close()
             throw error
         }
-        snapshots.cancel()
         await store.close()
         logger.info("store closed; goodbye")
     }

@@ -5,8 +5,8 @@ public import SatchelSQLite
 
 /// Bootstrap snapshots, retention, forced re-bootstraps and backups.
 extension SQLiteServerStore {
-    public nonisolated func snapshot(space: SpaceID, after: Version, limit: Int) throws -> EncodedPage {
-        try page(space, after: after, limit: limit,
+    public nonisolated func snapshot(space: SpaceID, after: Version, limit: Int) async throws -> EncodedPage {
+        try await page(space, after: after, limit: limit,
                  "SELECT version, collection, record, state FROM records WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { row in
             let key = RecordKey(space: space, collection: try CollectionName(row.string(at: 1)), record: RecordID(unchecked: row.string(at: 2)))
             return Change(snapshotOf: try RecordState(wireBytes: row.blob(at: 3)), key: key).wireBytes
@@ -23,12 +23,14 @@ extension SQLiteServerStore {
     public func compact(_ space: SpaceID, through version: Version, dryRun: Bool) throws -> CompactionReport {
         let db = try database()
         struct DryRun: Error { var report: CompactionReport }
+        // A failed compaction wakes the tail for nothing; it finds no event.
+        defer { if !dryRun { published() } }
         do {
             return try db.transaction(.immediate) {
                 guard let previous = try db.query("SELECT horizon FROM spaces WHERE id = ?", space.rawValue, map: { $0.int64(at: 0) }).first else {
                     throw StoreError(.unknownSpace, "space '\(space)' does not exist; `satchel-server space list` shows the spaces")
                 }
-                let head = try headVersion(space, db)
+                let head = try Self.headVersion(space, db)
                 guard version <= head else {
                     throw StoreError(.beyondHead, "space '\(space)' is at version \(head); it cannot be compacted through \(version)")
                 }
@@ -55,6 +57,7 @@ extension SQLiteServerStore {
                           AND h.record = record_history.record AND h.version <= ?2)
                     """, space.rawValue, through)
                 try db.run("UPDATE spaces SET horizon = ? WHERE id = ?", through, space.rawValue)
+                if !dryRun { try record(.compacted(space: space, horizon: through), db) }
                 let report = CompactionReport(
                     space: space.rawValue, previousHorizon: previous, horizon: through,
                     changes: changes, tombstones: tombstones.count, history: history, dryRun: dryRun)
@@ -69,14 +72,16 @@ extension SQLiteServerStore {
     public func requestReset(device: DeviceID, space: SpaceID, now: Timestamp) throws {
         let db = try database()
         try db.transaction {
-            guard try self.device(device) != nil else {
+            guard try !db.query("SELECT 1 FROM devices WHERE id = ?", device.rawValue, map: { _ in () }).isEmpty else {
                 throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
             }
             guard try !db.query("SELECT 1 FROM spaces WHERE id = ?", space.rawValue, map: { _ in () }).isEmpty else {
                 throw StoreError(.unknownSpace, "space '\(space)' does not exist; `satchel-server space list` shows the spaces")
             }
             try db.run("INSERT OR REPLACE INTO forced_resets (device, space, requested_at) VALUES (?, ?, ?)", device.rawValue, space.rawValue, now)
+            try record(.resetRequested(device: device, space: space), db)
         }
+        published()
     }
 
     /// Asks every device to pull every space again (after a restore); returns how many devices.
@@ -91,7 +96,7 @@ extension SQLiteServerStore {
     /// Asked on every pull, so read on a reader connection: only clearing a request (rare)
     /// waits for the writer.
     public nonisolated func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) async throws -> Bool {
-        let requested = try read {
+        let requested = try await read {
             try !$0.query("SELECT 1 FROM forced_resets WHERE device = ? AND space = ?", device.rawValue, space.rawValue, map: { _ in () }).isEmpty
         }
         if requested && clear { try await clearReset(device: device, space: space) }
@@ -107,7 +112,7 @@ extension SQLiteServerStore {
     /// flushed to disk, then renamed into place: `path` never holds half a backup.
     public nonisolated func backup(to path: String) async throws {
         let source = self.path
-        try await Task.detached {
+        try await runBlocking {
             guard !FileManager.default.fileExists(atPath: path) else {
                 throw StoreError(.backupFailed, "'\(path)' already exists; choose a new file name")
             }
@@ -130,7 +135,7 @@ extension SQLiteServerStore {
                 try? FileManager.default.removeItem(atPath: partial)
                 throw StoreError(.backupFailed, "could not write the backup to '\(path)': \(error)")
             }
-        }.value
+        }
     }
 
     public func sizeOnDisk() throws -> Int64 {

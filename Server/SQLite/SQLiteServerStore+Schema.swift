@@ -133,5 +133,17 @@ extension SQLiteServerStore {
             ALTER TABLE mutations ADD COLUMN clock INTEGER;
             CREATE UNIQUE INDEX mutations_device_counter ON mutations(device, counter) WHERE counter IS NOT NULL;
             """),
+        Migration(version: 8, name: "the change feed's operator events", sql: """
+            -- Revocations, disables, re-bootstrap requests and compactions, written in the
+            -- transaction that makes them, so every server of the database (and one started by
+            -- nobody: the operator commands on a data directory) reaches its live devices.
+            -- Changes themselves are read from `changes`. Rows older than an hour are dropped.
+            CREATE TABLE feed_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                at INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                space TEXT, device TEXT, user TEXT, version INTEGER
+            );
+            """),
     ])
 }

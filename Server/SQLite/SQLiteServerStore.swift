@@ -2,6 +2,7 @@ import Foundation
 public import SatchelProtocol
 public import SatchelServerCore
 public import SatchelSQLite
+public import ServiceLifecycle
 import Synchronization
 
 /// The embedded default store: one SQLite file in WAL mode with full fsync, so everything a push
@@ -12,6 +13,10 @@ import Synchronization
 /// memberships, pulls, heads) use a pool of read-only connections instead, so they see the last
 /// commit without queueing behind writes.
 public actor SQLiteServerStore: ServerStore {
+    /// The writer's statements block (fsync, another connection's lock): they run on a queue of
+    /// their own, never on Swift's cooperative threads.
+    nonisolated let executor = DispatchQueueExecutor(label: "satchel.store.writer")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private var db: Database?
     /// Read-only connections for reads that must not wait behind the writer.
     nonisolated let readers: ReaderPool
@@ -30,11 +35,20 @@ public actor SQLiteServerStore: ServerStore {
     public nonisolated let path: String
     /// Wall-clock milliseconds, stamped on changes for retention; injected so tests control it.
     let clock: @Sendable () -> Timestamp
+    public nonisolated let feed = ChangeFeed()
+    /// Publishes every writer's commits to `feed` (see `SQLiteFeedTail`).
+    nonisolated let tail: SQLiteFeedTail
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = StoreDefaults.wallClock) throws {
+    /// `feedPollInterval`: how often the feed looks for other writers' commits (this object's
+    /// own are published at once).
+    public init(
+        path: String, schema: Schema = .standard, clock: @escaping @Sendable () -> Timestamp = StoreDefaults.wallClock,
+        feedPollInterval: Duration = .milliseconds(250)
+    ) throws {
         let db = try Database(configuration: DatabaseConfiguration(path: path, synchronous: .full))
         _ = try Self.migrator.migrate(db)
+        let position = try SQLiteFeedTail.position(db)
         // 8 MiB of page cache instead of SQLite's 2 MB: pushes look up `mutations` and
         // `records` pages that would otherwise be read back from the file each time.
         _ = try db.query("PRAGMA cache_size = -8192") { _ in () }
@@ -43,12 +57,24 @@ public actor SQLiteServerStore: ServerStore {
         checkpointer = try Checkpointer(path: path)
         checkpointer.attach(to: db)
         // Readers scan in order (pulls, snapshots) or look up a row (tokens): a small cache each.
-        // Four idle ones cover the threads that run requests on this kind of machine.
-        readers = ReaderPool(path: path, keep: 4) { try $0.execute("PRAGMA cache_size = -1024") }
+        // Four cover the two cores of this kind of machine with room for reads that wait on I/O;
+        // more callers wait for one rather than open more.
+        readers = ReaderPool(path: path, maxConnections: 4) { try $0.execute("PRAGMA cache_size = -1024") }
+        tail = SQLiteFeedTail(readers: readers, feed: feed, from: position, interval: feedPollInterval)
         self.schema = schema
         self.path = path
         self.clock = clock
     }
+
+    public nonisolated var backgroundServices: [any Service] { [tail] }
+
+    /// Writes `event` for the feed in the current transaction; `published()` after the commit.
+    func record(_ event: StoreEvent, _ db: Database) throws {
+        try FeedEventRow.write(event, at: clock(), db)
+    }
+
+    /// Tells the feed's tail that this object committed: it reads and publishes at once.
+    nonisolated func published() { tail.wake.signal() }
 
     func database() throws -> Database {
         guard let db else { throw StoreError(.closed, "the store is closed") }
@@ -61,12 +87,14 @@ public actor SQLiteServerStore: ServerStore {
         db?.close()
         db = nil
         checkpointer.close()
+        feed.finish()
     }
 
-    /// Runs `body` on a read-only connection, outside the actor; refused once the store is closed.
-    nonisolated func read<T>(_ body: (Database) throws -> T) throws -> T {
+    /// Runs `body` on a read-only connection, outside the actor and off the cooperative pool;
+    /// refused once the store is closed.
+    nonisolated func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try readers.read(body)
+            return try await readers.read(body)
         } catch let error as SQLiteError where error.code == 21 {
             throw StoreError(.closed, "the store is closed")
         }
@@ -117,8 +145,8 @@ public actor SQLiteServerStore: ServerStore {
         }
     }
 
-    public nonisolated func spaces(of user: UserID) throws -> [SpaceAccess] {
-        try read { db in try Self.spaces(of: user, db) }
+    public nonisolated func spaces(of user: UserID) async throws -> [SpaceAccess] {
+        try await read { db in try Self.spaces(of: user, db) }
     }
 
     static func spaces(of user: UserID, _ db: Database) throws -> [SpaceAccess] {
@@ -142,8 +170,8 @@ public actor SQLiteServerStore: ServerStore {
         try db.run("UPDATE spaces SET everyone_reads = ? WHERE id = ?", everyoneReads, space.rawValue)
     }
 
-    public nonisolated func allSpaces() throws -> [SpaceID] {
-        try read { try $0.query("SELECT id FROM spaces ORDER BY id") { SpaceID(unchecked: $0.string(at: 0)) } }
+    public nonisolated func allSpaces() async throws -> [SpaceID] {
+        try await read { try $0.query("SELECT id FROM spaces ORDER BY id") { SpaceID(unchecked: $0.string(at: 0)) } }
     }
 
     // MARK: enrollment and devices
@@ -192,12 +220,12 @@ public actor SQLiteServerStore: ServerStore {
             userDisabled: row.bool(at: 7))
     }
 
-    public nonisolated func device(tokenHash: [UInt8]) throws -> DeviceInfo? {
-        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", tokenHash, map: Self.deviceInfo).first }.map(withNoted)
+    public nonisolated func device(tokenHash: [UInt8]) async throws -> DeviceInfo? {
+        try await read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", tokenHash, map: Self.deviceInfo).first }.map(withNoted)
     }
 
-    public nonisolated func device(_ id: DeviceID) throws -> DeviceInfo? {
-        try read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id.rawValue, map: Self.deviceInfo).first }.map(withNoted)
+    public nonisolated func device(_ id: DeviceID) async throws -> DeviceInfo? {
+        try await read { try $0.query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", id.rawValue, map: Self.deviceInfo).first }.map(withNoted)
     }
 
     /// The device as stored, with a last-seen time noted since the last commit.
@@ -219,9 +247,13 @@ public actor SQLiteServerStore: ServerStore {
 
     public func revoke(_ device: DeviceID, now: Timestamp) throws {
         let db = try database()
-        guard try db.run("UPDATE devices SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", now, device.rawValue) == 1 else {
-            throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
+        try db.transaction {
+            guard try db.run("UPDATE devices SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", now, device.rawValue) == 1 else {
+                throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
+            }
+            try record(.revoked(device: device), db)
         }
+        published()
     }
 
     // MARK: operators and the per-device view
@@ -230,8 +262,8 @@ public actor SQLiteServerStore: ServerStore {
         try database().run("INSERT INTO operator_tokens (token_hash, label, created_at) VALUES (?, ?, ?)", hash, label, now)
     }
 
-    public nonisolated func operatorToken(hash: [UInt8]) throws -> String? {
-        try read { try $0.query("SELECT label FROM operator_tokens WHERE token_hash = ?", hash) { $0.string(at: 0) }.first }
+    public nonisolated func operatorToken(hash: [UInt8]) async throws -> String? {
+        try await read { try $0.query("SELECT label FROM operator_tokens WHERE token_hash = ?", hash) { $0.string(at: 0) }.first }
     }
 
     public func devices(of user: UserID?) throws -> [DeviceInfo] {
@@ -249,8 +281,12 @@ public actor SQLiteServerStore: ServerStore {
 
     public func disableUser(_ user: UserID, now: Timestamp) throws {
         let db = try database()
-        try requireUser(user, db)
-        try db.run("UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ?", now, user.rawValue)
+        try db.transaction {
+            try requireUser(user, db)
+            try db.run("UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ?", now, user.rawValue)
+            try record(.userDisabled(user: user), db)
+        }
+        published()
     }
 
     public nonisolated func recordPull(device: DeviceID, space: SpaceID, cursor: Version, now: Timestamp) throws {
@@ -316,7 +352,7 @@ public actor SQLiteServerStore: ServerStore {
     public func activity(of device: DeviceID) throws -> DeviceActivity {
         let db = try database()
         try writeBookkeeping()
-        guard let info = try self.device(device) else {
+        guard let info = try db.query("SELECT \(Self.deviceColumns) FROM devices WHERE id = ?", device.rawValue, map: Self.deviceInfo).first else {
             throw StoreError(.unknownDevice, "device '\(device)' does not exist; `satchel-server device list` shows the devices")
         }
         var progress: [DeviceActivity.SpaceProgress] = []
@@ -402,6 +438,7 @@ public actor SQLiteServerStore: ServerStore {
                 }
             }
             groupCommits += 1
+            published()
         } catch {
             for queued in batch { queued.reply.resume(throwing: error) }
             return
@@ -413,13 +450,13 @@ public actor SQLiteServerStore: ServerStore {
     /// queued behind a commit are answered in turn rather than all at the end.
     static let mutationsPerCommit = 1_000
 
-    public nonisolated func pull(space: SpaceID, after: Version, limit: Int, omitting device: DeviceID?) throws -> EncodedPage {
+    public nonisolated func pull(space: SpaceID, after: Version, limit: Int, omitting device: DeviceID?) async throws -> EncodedPage {
         guard let device else {
-            return try page(space, after: after, limit: limit,
+            return try await page(space, after: after, limit: limit,
                             "SELECT version, data FROM changes WHERE space = ? AND version > ? ORDER BY version LIMIT ?") { $0.blob(at: 1) }
         }
         // Rows left out still move the cursor past them: the page reader ends at the head.
-        return try page(space, after: after, limit: limit,
+        return try await page(space, after: after, limit: limit,
                         "SELECT version, data FROM changes WHERE space = ?1 AND version > ?2 AND own_device IS NOT ?4 ORDER BY version LIMIT ?3",
                         extra: device.rawValue) { $0.blob(at: 1) }
     }
@@ -428,8 +465,10 @@ public actor SQLiteServerStore: ServerStore {
     /// the head, read in one snapshot. A page with nothing after it ends at the head: no row of
     /// the space lies between its last one and the head.
     /// `sql` takes the space, `after` and the row limit as parameters 1–3, and `extra` as 4.
-    nonisolated func page(_ space: SpaceID, after: Version, limit: Int, _ sql: String, extra: String? = nil, encode: (Row) throws -> [UInt8]) throws -> EncodedPage {
-        try read { db in
+    nonisolated func page(
+        _ space: SpaceID, after: Version, limit: Int, _ sql: String, extra: String? = nil, encode: @escaping @Sendable (Row) throws -> [UInt8]
+    ) async throws -> EncodedPage {
+        try await read { db in
             try db.transaction(.deferred) {
                 let arguments: [(any DatabaseValueConvertible)?] = [space.rawValue, after, limit + 1] + (extra.map { [$0] } ?? [])
                 // Cut by bytes too (always at least one change), so a page of large notes stays
@@ -445,7 +484,7 @@ public actor SQLiteServerStore: ServerStore {
                     bytes += encoded.count
                     return true
                 }
-                let head = try headVersion(space, db)
+                let head = try Self.headVersion(space, db)
                 // A last page ends at the log's head (versions are shared by all spaces, and none
                 // of this space lies beyond its own head): so even a device that pulled an empty
                 // space has a cursor above 0, the mark of a completed first pull.
@@ -455,28 +494,28 @@ public actor SQLiteServerStore: ServerStore {
         }
     }
 
-    nonisolated func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
+    static func headVersion(_ space: SpaceID, _ db: Database) throws -> Version {
         try db.query(
             "SELECT max((SELECT coalesce(max(version), 0) FROM changes WHERE space = ?1), (SELECT coalesce(max(horizon), 0) FROM spaces WHERE id = ?1))",
             space.rawValue
         ) { $0.int64(at: 0) }.first ?? 0
     }
 
-    public nonisolated func writeState(of device: DeviceID) throws -> DeviceWriteState? {
-        try read { try SQLiteChangeLog.writeState(of: device, $0) }
+    public nonisolated func writeState(of device: DeviceID) async throws -> DeviceWriteState? {
+        try await read { try SQLiteChangeLog.writeState(of: device, $0) }
     }
 
-    public nonisolated func head(of space: SpaceID) throws -> (head: Version, horizon: Version) {
-        try read { db in
+    public nonisolated func head(of space: SpaceID) async throws -> (head: Version, horizon: Version) {
+        try await read { db in
             try db.transaction(.deferred) {
                 let horizon = try db.query("SELECT horizon FROM spaces WHERE id = ?", space.rawValue) { $0.int64(at: 0) }.first ?? 0
-                return (try headVersion(space, db), horizon)
+                return (try Self.headVersion(space, db), horizon)
             }
         }
     }
 
-    public nonisolated func records(in space: SpaceID, collection: CollectionName) throws -> [RecordKey: RecordState] {
-        let rows = try read { db in
+    public nonisolated func records(in space: SpaceID, collection: CollectionName) async throws -> [RecordKey: RecordState] {
+        let rows = try await read { db in
             try db.query(
                 "SELECT record, state FROM records WHERE space = ? AND collection = ?", space.rawValue, collection.rawValue
             ) { (RecordKey(space: space, collection: collection, record: RecordID(unchecked: $0.string(at: 0))), try RecordState(wireBytes: $0.blob(at: 1))) }
@@ -484,8 +523,9 @@ public actor SQLiteServerStore: ServerStore {
         return Dictionary(uniqueKeysWithValues: rows)
     }
 
-    public nonisolated func record(_ key: RecordKey) throws -> RecordState? {
-        try read { try SQLiteChangeLog(db: $0, schema: schema).record(key) }
+    public nonisolated func record(_ key: RecordKey) async throws -> RecordState? {
+        let schema = schema
+        return try await read { try SQLiteChangeLog(db: $0, schema: schema).record(key) }
     }
 }
 

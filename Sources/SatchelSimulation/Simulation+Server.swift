@@ -88,7 +88,7 @@ extension Simulation {
     /// admin service, as `satchel-server compact` does), and older cursors get `cursor_expired`.
     mutating func compact() async {
         guard configuration.compaction else { return }
-        let admin = AdminService(store: store, live: endpoints.service.live, now: clock.read)
+        let admin = AdminService(store: store, now: clock.read)
         do {
             let reports = try await admin.compact(space: Self.space, olderThan: rng.millis(0...3_000), dryRun: false)
             report.compactions += 1
@@ -115,7 +115,7 @@ extension Simulation {
 
     /// The operator asks device `d` to pull a space again from scratch.
     mutating func requestRebootstrap(_ d: Int) async {
-        let admin = AdminService(store: store, live: endpoints.service.live, now: clock.read)
+        let admin = AdminService(store: store, now: clock.read)
         do {
             _ = try await admin.rebootstrap(devices[d].id, space: Self.space)
             report.operatorResets += 1

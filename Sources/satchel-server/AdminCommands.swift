@@ -159,8 +159,8 @@ struct DeviceCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a device: its next request is refused and its live connection closes.",
             discussion: """
-                Through --server the live connection closes at once; on a data directory, within one
-                heartbeat of the running server.
+                The live connection closes at once through --server, and within a second on a data
+                directory a running server serves (it reads the change feed from the database).
 
                 Example:
                   satchel-server device revoke d-01hq3v9k2m8x7c4n5p6r7s8t9v --server https://sync.example.org

@@ -15,8 +15,8 @@ import Testing
     @Test func aCoMemberPushingSeenOrGuessedIdsNeverTakesTheirPlace() async throws {
         let world = try await ServerWorld(roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
-        try ServerProcess.run(["space", "create", "ana-private", "--data", world.data])
-        try ServerProcess.run(["member", "add", "--space", "ana-private", "--user", "ana", "--role", "writer", "--data", world.data])
+        try await ServerProcess.run(["space", "create", "ana-private", "--data", world.data])
+        try await ServerProcess.run(["member", "add", "--space", "ana-private", "--user", "ana", "--role", "writer", "--data", world.data])
         let ana = try await world.device("ana", "ana-laptop")
         let anaPhone = try await world.device("ana", "ana-phone")
         let seen = try await ana.createNote(space: "mission", title: "Seen by bob")

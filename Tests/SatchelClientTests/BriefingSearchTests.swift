@@ -12,7 +12,7 @@ import Testing
 
     @Test func briefingSyncsToDevicesAndIsSearchableOffline() async throws {
         let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
-        try ServerProcess.run(["briefing", "load", Self.dataset, "--data", world.data])
+        try await ServerProcess.run(["briefing", "load", Self.dataset, "--data", world.data])
         let ana = try await world.device("ana", "laptop")
         let report = try await ana.sync(pageSize: 100)
         #expect(report.pulled >= 227)

@@ -184,7 +184,7 @@ extension ServerWorld {
         for i in 0..<5 { _ = try await ana.createNote(space: "mission", title: "ana \(i)") }
         try await ana.deleteNote(doomed)
         try await ana.sync()
-        let compacted = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["compact", "--older-than", "0s", "--data", world.data, "--json"]).utf8)) as! [[String: Any]]
+        let compacted = try JSONSerialization.jsonObject(with: Data(try await ServerProcess.run(["compact", "--older-than", "0s", "--data", world.data, "--json"]).utf8)) as! [[String: Any]]
         #expect(compacted.first { $0["space"] as? String == "mission" }?["tombstones"] as? Int == 1)
 
         let report = try await bob.sync()
@@ -201,7 +201,7 @@ extension ServerWorld {
 
         // An operator makes Bob's device pull the space again: his new offline note survives.
         let again = try await bob.createNote(space: "mission", title: "written before the operator's request")
-        _ = try ServerProcess.run(["device", "rebootstrap", try await bob.status().device!.rawValue, "--space", "mission", "--data", world.data])
+        _ = try await ServerProcess.run(["device", "rebootstrap", try await bob.status().device!.rawValue, "--space", "mission", "--data", world.data])
         let forced = try await bob.sync()
         #expect(forced.rebootstrapped == ["mission"])
         try await ana.sync()

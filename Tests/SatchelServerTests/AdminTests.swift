@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import SatchelProtocol
+import SatchelTesting
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
@@ -22,14 +23,14 @@ import Testing
 
         init() async throws {
             world = try await ServerWorld(users: ["ana"], extraArguments: ["--heartbeat-seconds", "1"])
-            let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", world.data, "--json"]).utf8)) as! [String: Any]
+            let created = try JSONSerialization.jsonObject(with: Data(try await ServerProcess.run(["operator-token", "create", "--data", world.data, "--json"]).utf8)) as! [String: Any]
             token = created["token"] as! String
             ana = try await HTTPDevice.enroll(url: world.server.url, code: try await world.enrollmentCode(for: "ana"), label: "ana-phone")
         }
 
-        func json(_ args: [String], remote: Bool) throws -> Any {
+        func json(_ args: [String], remote: Bool) async throws -> Any {
             let target = remote ? ["--server", server.url, "--token", token] : ["--data", data]
-            return try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(args + target + ["--json"]).utf8))
+            return try JSONSerialization.jsonObject(with: Data(try await ServerProcess.run(args + target + ["--json"]).utf8))
         }
     }
 
@@ -40,21 +41,21 @@ import Testing
         _ = try await s.ana.push([w.createNote("n1"), w.createNote("elsewhere", space: "nowhere")])
         _ = try await s.ana.pullAll("mission")
         for command in [["device", "list"], ["user", "list"], ["space", "list"]] {
-            let remote = try s.json(command, remote: true) as! [[String: Any]]
-            let local = try s.json(command, remote: false) as! [[String: Any]]
+            let remote = try await s.json(command, remote: true) as! [[String: Any]]
+            let local = try await s.json(command, remote: false) as! [[String: Any]]
             #expect(remote.count == local.count && !remote.isEmpty, "\(command)")
             #expect(remote.map { $0["id"] as? String } == local.map { $0["id"] as? String }, "\(command)")
         }
-        let devices = try s.json(["device", "list"], remote: true) as! [[String: Any]]
+        let devices = try await s.json(["device", "list"], remote: true) as! [[String: Any]]
         #expect(devices.first?["label"] as? String == "ana-phone" && devices.first?["status"] as? String == "active")
-        let detail = try s.json(["device", "show", s.ana.id.rawValue], remote: true) as! [String: Any]
+        let detail = try await s.json(["device", "show", s.ana.id.rawValue], remote: true) as! [String: Any]
         let spaces = detail["spaces"] as! [[String: Any]]
         #expect(spaces.first?["space"] as? String == "mission")
         #expect(spaces.first?["notYetPulled"] as? Int == 0)
         #expect(detail["lastSuccessfulSync"] as? String != nil)
         let rejected = detail["rejected"] as! [[String: Any]]
         #expect(rejected.count == 1 && rejected.first?["code"] as? String == "forbidden")
-        let mission = (try s.json(["space", "list"], remote: false) as! [[String: Any]]).first { $0["id"] as? String == "mission" }
+        let mission = (try await s.json(["space", "list"], remote: false) as! [[String: Any]]).first { $0["id"] as? String == "mission" }
         #expect(mission?["head"] as? Int == 1)
     }
 
@@ -66,7 +67,7 @@ import Testing
         var iterator = events.makeAsyncIterator()
         guard case .heartbeat? = await iterator.next() else { Issue.record("no heartbeat"); return }
 
-        let revoked = try s.json(["device", "revoke", s.ana.id.rawValue], remote: true) as! [String: Any]
+        let revoked = try await s.json(["device", "revoke", s.ana.id.rawValue], remote: true) as! [String: Any]
         #expect(revoked["status"] as? String == "revoked")
         var sawRevoked = false
         while let event = await iterator.next() {
@@ -84,7 +85,7 @@ import Testing
     @Test func disablingAUserLocallyRefusesTheirDevices() async throws {
         let s = try await Setup()
         defer { s.server.terminate() }
-        let user = try s.json(["user", "disable", "ana"], remote: false) as! [String: Any]
+        let user = try await s.json(["user", "disable", "ana"], remote: false) as! [String: Any]
         #expect(user["disabledAt"] as? String != nil)
         let (status, message) = try await s.ana.send("/v1/hello", .helloRequest(HelloRequest(client: "t")))
         #expect(status == 401)
@@ -95,7 +96,7 @@ import Testing
         let s = try await Setup()
         defer { s.server.terminate() }
         // A device token is not an operator token.
-        #expect(throws: (any Error).self) { try ServerProcess.run(["device", "list", "--server", s.server.url, "--token", s.ana.token]) }
-        #expect(throws: (any Error).self) { try ServerProcess.run(["device", "list", "--server", s.server.url, "--token", "sop_wrong"]) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(["device", "list", "--server", s.server.url, "--token", s.ana.token]) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(["device", "list", "--server", s.server.url, "--token", "sop_wrong"]) }
     }
 }

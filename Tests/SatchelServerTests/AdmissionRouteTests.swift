@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import SatchelProtocol
+import SatchelTesting
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer

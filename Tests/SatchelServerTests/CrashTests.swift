@@ -1,6 +1,7 @@
 import Foundation
 import SatchelTestSupport
 import SatchelProtocol
+import SatchelTesting
 import Testing
 @testable import SatchelServer
 @testable import SatchelServerCore

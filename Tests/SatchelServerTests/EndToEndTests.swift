@@ -4,6 +4,7 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import SatchelProtocol
+import SatchelTesting
 import Testing
 @testable import SatchelServer
 @testable import SatchelServerCore

@@ -2,6 +2,7 @@ import Foundation
 import SatchelSQLite
 import SatchelTestSupport
 import SatchelProtocol
+import SatchelTesting
 import Testing
 @testable import SatchelServer
 @testable import SatchelServerCore

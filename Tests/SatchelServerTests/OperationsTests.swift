@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SatchelProtocol
+import SatchelTesting
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer
@@ -33,19 +34,19 @@ import Testing
         _ = try await s.ana.pullAll("mission")
 
         // Dry runs agree remotely and locally and change nothing.
-        let dryRemote = try s.json(["compact", "--older-than", "0s", "--dry-run"], remote: true) as! [[String: Any]]
-        let dryLocal = try s.json(["compact", "--older-than", "0s", "--dry-run"], remote: false) as! [[String: Any]]
+        let dryRemote = try await s.json(["compact", "--older-than", "0s", "--dry-run"], remote: true) as! [[String: Any]]
+        let dryLocal = try await s.json(["compact", "--older-than", "0s", "--dry-run"], remote: false) as! [[String: Any]]
         let mission = { (reports: [[String: Any]]) in reports.first { $0["space"] as? String == "mission" }! }
         #expect(mission(dryRemote)["changes"] as? Int == 4 && mission(dryRemote)["tombstones"] as? Int == 1 && mission(dryRemote)["dryRun"] as? Bool == true)
         #expect(NSDictionary(dictionary: mission(dryRemote)) == NSDictionary(dictionary: mission(dryLocal)))
-        #expect((try s.json(["space", "list"], remote: true) as! [[String: Any]]).allSatisfy { $0["horizon"] as? Int == 0 })
+        #expect((try await s.json(["space", "list"], remote: true) as! [[String: Any]]).allSatisfy { $0["horizon"] as? Int == 0 })
         // Retention keeps changes written within the period.
-        let recent = try s.json(["compact", "--older-than", "1d"], remote: true) as! [[String: Any]]
+        let recent = try await s.json(["compact", "--older-than", "1d"], remote: true) as! [[String: Any]]
         #expect(mission(recent)["changes"] as? Int == 0 && mission(recent)["horizon"] as? Int == 0)
 
-        let done = try s.json(["compact", "--older-than", "0s", "--space", "mission"], remote: true) as! [[String: Any]]
+        let done = try await s.json(["compact", "--older-than", "0s", "--space", "mission"], remote: true) as! [[String: Any]]
         #expect(done.count == 1 && mission(done)["horizon"] as? Int == 4 && mission(done)["dryRun"] as? Bool == false)
-        let spaces = try s.json(["space", "list"], remote: false) as! [[String: Any]]
+        let spaces = try await s.json(["space", "list"], remote: false) as! [[String: Any]]
         #expect(spaces.first { $0["id"] as? String == "mission" }?["horizon"] as? Int == 4)
 
         // The old log is gone: an incremental pull from before the horizon must start over,
@@ -59,18 +60,18 @@ import Testing
         #expect(page.cursor == 4 && !page.hasMore)
 
         // Export: the same JSON both ways, live records only, values readable.
-        let exportRemote = try s.json(["export", "--space", "mission"], remote: true) as! [String: Any]
-        let exportLocal = try s.json(["export", "--space", "mission"], remote: false) as! [String: Any]
+        let exportRemote = try await s.json(["export", "--space", "mission"], remote: true) as! [String: Any]
+        let exportLocal = try await s.json(["export", "--space", "mission"], remote: false) as! [String: Any]
         let records = exportRemote["records"] as! [[String: Any]]
         #expect(records.map { $0["id"] as? String } == ["n1", "n3"])
         #expect((records[0]["fields"] as? [String: Any])?["title"] as? String == "Suzhou")
         #expect(NSArray(array: records) == NSArray(array: exportLocal["records"] as! [[String: Any]]))
         #expect(exportRemote["head"] as? Int == 4 && exportRemote["horizon"] as? Int == 4)
-        #expect(throws: (any Error).self) { try ServerProcess.run(["export", "--space", "nowhere", "--data", s.data]) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(["export", "--space", "nowhere", "--data", s.data]) }
 
         // An operator's re-bootstrap request: the next incremental pull is refused with why,
         // a pull from 0 clears it.
-        let device = try s.json(["device", "rebootstrap", s.ana.id.rawValue, "--space", "mission"], remote: true) as! [String: Any]
+        let device = try await s.json(["device", "rebootstrap", s.ana.id.rawValue, "--space", "mission"], remote: true) as! [String: Any]
         #expect(device["id"] as? String == s.ana.id.rawValue)
         let (forcedStatus, forced) = try await s.ana.send("/v1/pull", .pullRequest(PullRequest(space: "mission", after: 4, limit: 10)))
         guard case .error(let why) = forced else { Issue.record("expected an error, got \(forced)"); return }
@@ -78,7 +79,7 @@ import Testing
         _ = try await s.ana.send("/v1/pull", .pullRequest(PullRequest(space: "mission", after: 0, limit: 10, bootstrap: 4)))
         let (okStatus, _) = try await s.ana.send("/v1/pull", .pullRequest(PullRequest(space: "mission", after: 4, limit: 10)))
         #expect(okStatus == 200)
-        _ = try ServerProcess.run(["device", "rebootstrap", s.ana.id.rawValue, "--space", "mission", "--data", s.data])
+        _ = try await ServerProcess.run(["device", "rebootstrap", s.ana.id.rawValue, "--space", "mission", "--data", s.data])
         #expect(try await s.ana.send("/v1/pull", .pullRequest(PullRequest(space: "mission", after: 4, limit: 10))).status == 410)
     }
 
@@ -101,15 +102,15 @@ import Testing
         while acknowledged.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let remoteFile = s.dir.file("remote.sqlite"), localFile = s.dir.file("local.sqlite")
         let before = acknowledged.withLock { $0 }
-        _ = try ServerProcess.run(["backup", remoteFile, "--server", s.server.url, "--token", s.token])
-        _ = try ServerProcess.run(["backup", localFile, "--data", s.data])
+        _ = try await ServerProcess.run(["backup", remoteFile, "--server", s.server.url, "--token", s.token])
+        _ = try await ServerProcess.run(["backup", localFile, "--data", s.data])
         deadline = ContinuousClock.now + .seconds(20)
         while acknowledged.withLock({ $0.count }) <= before.count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         stop.value = true
         try await writer.value
         let total = acknowledged.withLock { $0.count }
         #expect(before.count > 0 && total > before.count, "the writer did not keep writing during the backups")
-        #expect(throws: (any Error).self) { try ServerProcess.run(["backup", remoteFile, "--data", s.data]) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(["backup", remoteFile, "--data", s.data]) }
 
         // Each backup is one consistent snapshot: whole, holding every write acknowledged before
         // it began, and its records are exactly what replaying its change log gives.
@@ -121,7 +122,7 @@ import Testing
             var cursor: Version = 0
             while true {
                 let page = try await copy.pull(space: "mission", after: cursor, limit: 500)
-                replayed = try CompactionConformanceTests.apply(try page.encodedChanges.map { try Change(wireBytes: $0) }, to: replayed)
+                replayed = try StoreConformance.apply(try page.encodedChanges.map { try Change(wireBytes: $0) }, to: replayed)
                 cursor = page.cursor
                 if !page.hasMore { break }
             }
@@ -132,10 +133,10 @@ import Testing
         }
 
         // Restore refuses while the server serves, then works once it is stopped.
-        #expect(throws: (any Error).self) { try ServerProcess.run(["restore", remoteFile, "--data", s.data]) }
-        #expect(throws: (any Error).self) { try ServerProcess.run(["restore", s.dir.file("missing.sqlite"), "--data", s.data]) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(["restore", remoteFile, "--data", s.data]) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(["restore", s.dir.file("missing.sqlite"), "--data", s.data]) }
         s.server.terminate()
-        let restored = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["restore", remoteFile, "--data", s.data, "--json"]).utf8)) as! [String: Any]
+        let restored = try JSONSerialization.jsonObject(with: Data(try await ServerProcess.run(["restore", remoteFile, "--data", s.data, "--json"]).utf8)) as! [String: Any]
         #expect(restored["devicesToRebootstrap"] as? Int == 1 && restored["previousKeptAt"] as? String != nil)
         let server = try await ServerProcess(data: s.data)
         defer { server.terminate() }
@@ -199,7 +200,7 @@ extension OperationsTests {
         let log = logDir.file("server.log")
         let world = try await ServerWorld(users: ["ana"], logLevel: "trace", logFile: log)
         let server = world.server
-        let created = try JSONSerialization.jsonObject(with: Data(try ServerProcess.run(["operator-token", "create", "--data", world.data, "--json"]).utf8)) as! [String: Any]
+        let created = try JSONSerialization.jsonObject(with: Data(try await ServerProcess.run(["operator-token", "create", "--data", world.data, "--json"]).utf8)) as! [String: Any]
         let operatorToken = created["token"] as! String
         let code = try await world.enrollmentCode(for: "ana")
         let ana = try await HTTPDevice.enroll(url: server.url, code: code, label: "ana-phone")
@@ -208,7 +209,7 @@ extension OperationsTests {
         _ = try await ana.pullAll("mission")
         let wrong = HTTPDevice(url: server.url, id: ana.id, token: "sat_" + String(repeating: "x", count: 43))
         _ = try await wrong.send("/v1/pull", .pullRequest(PullRequest(space: "mission", after: 0, limit: 1)))
-        _ = try ServerProcess.run(["device", "list", "--server", server.url, "--token", operatorToken])
+        _ = try await ServerProcess.run(["device", "list", "--server", server.url, "--token", operatorToken])
         server.terminate()
         let text = try String(contentsOfFile: log, encoding: .utf8)
         #expect(text.contains("hb.request.id="), "request log lines carry no request id")

@@ -13,7 +13,7 @@ func permissions(_ path: String) throws -> Int {
     @Test func theDataDirectoryAndEveryFileInItAreTheOwnersOnlyEvenIfMadeLooserBefore() async throws {
         let dir = TemporaryDirectory()
         let data = dir.file("data")
-        try ServerProcess.run(["space", "create", "mission", "--data", data])
+        try await ServerProcess.run(["space", "create", "mission", "--data", data])
         #expect(try permissions(data) == 0o700)
         #expect(try permissions(data + "/satchel.sqlite") == 0o600)
 
@@ -28,7 +28,7 @@ func permissions(_ path: String) throws -> Int {
             #expect(bits == 0o600, "\(name) has mode \(String(bits, radix: 8))")
         }
         // A backup holds everything the database does.
-        try ServerProcess.run(["backup", dir.file("nightly.sqlite"), "--data", data])
+        try await ServerProcess.run(["backup", dir.file("nightly.sqlite"), "--data", data])
         #expect(try permissions(dir.file("nightly.sqlite")) == 0o600)
     }
 
@@ -40,14 +40,14 @@ func permissions(_ path: String) throws -> Int {
         FileManager.default.createFile(atPath: tokenFile, contents: Data((s.token + "\n").utf8), attributes: [.posixPermissions: 0o600])
 
         for output in [
-            try ServerProcess.run(list + ["--token-file", tokenFile]),
-            try ServerProcess.run(list + ["--token-file", "-"], stdin: s.token + "\n"),
-            try ServerProcess.run(list, environment: ["SATCHEL_OPERATOR_TOKEN": s.token]),
+            try await ServerProcess.run(list + ["--token-file", tokenFile]),
+            try await ServerProcess.run(list + ["--token-file", "-"], stdin: s.token + "\n"),
+            try await ServerProcess.run(list, environment: ["SATCHEL_OPERATOR_TOKEN": s.token]),
         ] {
             let devices = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]]
             #expect(devices?.first?["label"] as? String == "ana-phone")
         }
-        #expect(throws: (any Error).self) { try ServerProcess.run(list + ["--token-file", s.dir.file("missing")]) }
-        #expect(throws: (any Error).self) { try ServerProcess.run(list) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(list + ["--token-file", s.dir.file("missing")]) }
+        await #expect(throws: (any Error).self) { try await ServerProcess.run(list) }
     }
 }

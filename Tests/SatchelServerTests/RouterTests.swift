@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import SatchelProtocol
+import SatchelTesting
 import Testing
 @testable import SatchelServer
 @testable import SatchelServerCore

@@ -1,5 +1,6 @@
 import Foundation
 import SatchelProtocol
+import SatchelTesting
 import SatchelTestSupport
 import Testing
 @testable import SatchelServer

@@ -76,7 +76,17 @@ public final class ServerProcess: Sendable {
     /// Runs an operator command (`satchel-server space create …`) and returns its stdout.
     /// `environment` is added to this process's; `stdin` is written to the command's input.
     @discardableResult
-    public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> String {
+    /// Runs an operator command to its end on a dispatch thread: waiting for a process blocks,
+    /// and blocking Swift's cooperative threads (one per core) would stall every other test.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(arguments, environment: environment, stdin: stdin) })
+            }
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], environment: [String: String], stdin: String?) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
