@@ -10,9 +10,9 @@ import Synchronization
 /// stands for opening the same store again and returns this same instance, open, with
 /// everything it held. There is no file, so it is not a `FileBackedStore`.
 ///
-/// The change log and merges run the shared algorithm (`ChangeLogStorage.applyMutation` and
-/// `applyOperatorWrite`) over `MemoryChangeLog`. All state sits behind one lock; a push is
-/// applied to a copy of the log and kept only if it all succeeds, as a transaction would.
+/// The change log and merges run the shared algorithm as plan and apply (`ChangeLogPlan`) over
+/// `MemoryChangeLog`. All state sits behind one lock, held from a push's reads to its writes;
+/// a push's writes land together once it is planned, as a transaction's would.
 public final class MemoryServerStore: ServerStore {
     private let state: Mutex<State>
     /// Wall-clock milliseconds, stamped on changes for retention; injected so tests control it.
@@ -211,24 +211,20 @@ public final class MemoryServerStore: ServerStore {
     // MARK: sync
 
     public func push(_ mutations: [Mutation]) throws -> [MutationResult] {
-        try write(mutations) { try $0.applyMutation($1) }
+        try write(mutations, asOperator: false)
     }
 
     public func operatorWrite(_ mutations: [Mutation]) throws -> [MutationResult] {
-        try write(mutations) { try $0.applyOperatorWrite($1) }
+        try write(mutations, asOperator: true)
     }
 
-    /// Applies `mutations` in order to a copy of the log, which replaces the log only when every
-    /// one of them went through: a failure leaves nothing half-applied, as a rolled-back
-    /// transaction would.
-    private func write(_ mutations: [Mutation], _ apply: (inout MemoryChangeLog, Mutation) throws -> MutationResult) throws -> [MutationResult] {
+    /// Plans `mutations` over the log and writes the plan: nothing is written before the whole
+    /// push is planned, so nothing is half-applied.
+    private func write(_ mutations: [Mutation], asOperator: Bool) throws -> [MutationResult] {
         let now = clock()
         return try withState { s in
-            var log = s.log
-            log.now = now
-            let results = try mutations.map { try apply(&log, $0) }
-            s.log = log
-            return results
+            s.log.now = now
+            return try s.log.apply(mutations, asOperator: asOperator)
         }
     }
 
