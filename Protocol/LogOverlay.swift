@@ -9,9 +9,8 @@ final class LogOverlay: ChangeLogStorage {
     private let reads: LogReadSet
     private(set) var missing = LogReadRequest()
     private(set) var writes: LogWriteSet
-    /// Each record's states written by this batch, oldest first.
-    private var written: [RecordKey: [RecordState]] = [:]
-    /// Where each record written sits in `writes.records`.
+    /// Where each record this batch wrote sits in `writes.records`. One dictionary on the hot
+    /// path of every append; earlier states of the batch are found in `writes.history` instead.
     private var slots: [RecordKey: Int] = [:]
     private var results: [MutationID: EarlierResult] = [:]
     private var counters: [DeviceCounter: MutationID] = [:]
@@ -39,14 +38,22 @@ final class LogOverlay: ChangeLogStorage {
     }
 
     func record(_ key: RecordKey) -> RecordState? {
-        written[key]?.last ?? fetched(reads.records, key, else: \.records)
+        slots[key].map { writes.records[$0].state } ?? fetched(reads.records, key, else: \.records)
     }
 
     func base(of key: RecordKey, at version: Version) -> RecordState? {
         // A state this batch wrote is above storage's head, so above its horizon too: the newest
-        // at or below `version` is the base. Below all of them the base is as storage had it
-        // (the states this batch replaced were storage's current ones, which `reads` counts).
-        if let state = written[key]?.last(where: { $0.version <= version }) { return state }
+        // at or below `version` is the base (the current one, or one the batch replaced since).
+        // Below all of them the base is as storage had it (the states this batch replaced were
+        // storage's current ones, which `reads` counts).
+        if let slot = slots[key] {
+            let current = writes.records[slot].state
+            if current.version <= version { return current }
+            let head = reads.head ?? 0
+            if let replaced = writes.history.last(where: { $0.key == key && $0.state.version > head && $0.state.version <= version }) {
+                return replaced.state
+            }
+        }
         guard version > 0 else { return nil }
         return fetched(reads.bases, RecordBase(key: key, version: version), else: \.bases)
     }
@@ -61,7 +68,6 @@ final class LogOverlay: ChangeLogStorage {
         let key = change.key
         writes.changes.append(.init(change: change, asWrittenBy: device))
         if let old { writes.history.append(.init(key: key, state: old)) }
-        written[key, default: []].append(state)
         if let slot = slots[key] {
             writes.records[slot].state = state
         } else {

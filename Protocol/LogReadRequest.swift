@@ -40,6 +40,9 @@ public struct LogReadRequest: Hashable, Sendable {
     /// under its conflict ids, which few batches produce and a second round reads.
     public init(_ mutations: [Mutation], asOperator: Bool) {
         head = true
+        results.reserveCapacity(mutations.count)
+        counters.reserveCapacity(asOperator ? 0 : mutations.count)
+        records.reserveCapacity(mutations.count)
         for m in mutations {
             results.insert(m.id)
             // Operators' writes are not a device's: their counters are never checked.

@@ -24,6 +24,9 @@ public struct LogReadSet: Hashable, Sendable {
     /// Answers `request` with one call to `reader` per question.
     public init(answering request: LogReadRequest, from reader: some ChangeLogReading) throws {
         if request.head { head = try reader.currentHead() }
+        results.reserveCapacity(request.results.count)
+        counters.reserveCapacity(request.counters.count)
+        records.reserveCapacity(request.records.count)
         // `updateValue`, not subscript assignment: assigning nil would drop the answer "none".
         for id in request.results {
             results.updateValue(try reader.result(of: id).map { EarlierResult(device: $0.device, result: $0.result) }, forKey: id)
