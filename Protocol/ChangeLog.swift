@@ -25,11 +25,9 @@ public struct MutationResult: Hashable, Sendable {
     }
 }
 
-/// What the change-log algorithm needs from storage. The algorithm itself (`applyMutation`,
-/// `applyOperatorWrite`) is shared: the in-memory `ChangeLog` and every server store run the same
-/// code, inside one transaction per push in the stores.
-public protocol ChangeLogStorage {
-    var schema: Schema { get }
+/// What the change-log algorithm reads from storage. Split from `ChangeLogStorage` so a backend
+/// that only answers read sets (`LogReadSet(answering:from:)`) states just these.
+public protocol ChangeLogReading {
     /// The version of the last change appended (0 for an empty log).
     func currentHead() throws -> Version
     /// The result recorded for a mutation id, if it was seen before, with the device that sent it.
@@ -38,13 +36,21 @@ public protocol ChangeLogStorage {
     func record(_ key: RecordKey) throws -> RecordState?
     /// The record as it was at `version`, or nil when that is older than the kept history.
     func base(of key: RecordKey, at version: Version) throws -> RecordState?
+    /// The id of the stored device write of `device` that used `counter`, if any.
+    func mutation(counter: UInt64, of device: DeviceID) throws -> MutationID?
+}
+
+/// What the change-log algorithm needs from storage. The algorithm itself (`applyMutation`,
+/// `applyOperatorWrite`) is shared: the in-memory `ChangeLog` runs it over its own state, and
+/// server stores run it through `ChangeLogPlan`, over what they read before and writing what it
+/// returns, inside one transaction per push.
+public protocol ChangeLogStorage: ChangeLogReading {
+    var schema: Schema { get }
     /// Appends `change` (whose version is `currentHead() + 1`) and makes `state` the record's
     /// current state, keeping `old` as history for later merges. `asWrittenBy` names the device
     /// whose mutation the change reproduces exactly (`MutationResult.asWritten`), so pulls of
     /// that device can leave it out; a store may ignore it and send the change anyway.
     mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) throws
-    /// The id of the stored device write of `device` that used `counter`, if any.
-    func mutation(counter: UInt64, of device: DeviceID) throws -> MutationID?
     /// Records a mutation's result, so a repeated push gets the same answer and no second effect.
     /// `counted`: a device's write that was not refused, whose counter is now used
     /// (`mutation(counter:of:)`) and which counts toward what the server reports of the device's

@@ -1,10 +1,12 @@
 import SatchelProtocol
 import SatchelServerCore
 
-/// The change log in memory, as storage for the shared algorithm (`ChangeLogStorage`). Unlike
+/// The change log in memory, as a backend of the shared algorithm run as plan and apply
+/// (`ChangeLogBackend`): it answers read sets from its dictionaries and writes write sets into
+/// them. `MemoryServerStore`'s lock is the version lock, held from the read to the write. Unlike
 /// the reference `ChangeLog`, it keeps a horizon per space (compaction is per space), when each
 /// change was written (for retention), and each change's wire encoding (pulls send it as is).
-struct MemoryChangeLog: ChangeLogStorage, Sendable {
+struct MemoryChangeLog: ChangeLogReading, ChangeLogBackend, Sendable {
     struct StoredChange: Sendable {
         var change: Change
         var encoded: [UInt8]
@@ -49,19 +51,23 @@ struct MemoryChangeLog: ChangeLogStorage, Sendable {
         return history[key]?.last { $0.version <= version }
     }
 
-    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) {
-        precondition(change.version == lastVersion + 1 && state.version == change.version, "changes must be appended in version order")
-        changes[change.key.space, default: []].append(StoredChange(change: change, encoded: change.wireBytes, at: now, asWrittenBy: device))
-        if let old { history[change.key, default: []].append(old) }
-        records[change.key] = state
-        lastVersion = change.version
-    }
-
     func mutation(counter: UInt64, of device: DeviceID) -> MutationID? { counters[device]?[counter]?.mutation }
 
-    mutating func saveResult(_ result: MutationResult, of mutation: Mutation, counted: Bool) {
-        results[mutation.id] = (mutation.device, result)
-        if counted { counters[mutation.device, default: [:]][mutation.counter] = CountedWrite(mutation: mutation.id, clock: mutation.clock) }
+    /// Writes a planned push. Nothing here can fail, so a push lands whole.
+    mutating func write(_ writes: LogWriteSet) {
+        precondition(writes.changes.first.map { $0.change.version == lastVersion + 1 } ?? true, "changes must be appended in version order")
+        for appended in writes.changes {
+            let change = appended.change
+            changes[change.key.space, default: []].append(StoredChange(change: change, encoded: change.wireBytes, at: now, asWrittenBy: appended.asWrittenBy))
+        }
+        for old in writes.history { history[old.key, default: []].append(old.state) }
+        for new in writes.records { records[new.key] = new.state }
+        for saved in writes.results {
+            let mutation = saved.mutation
+            results[mutation.id] = (mutation.device, saved.result)
+            if saved.counted { counters[mutation.device, default: [:]][mutation.counter] = CountedWrite(mutation: mutation.id, clock: mutation.clock) }
+        }
+        lastVersion = writes.head
     }
 
     /// The highest counter among the device's counted writes, with that write's clock.

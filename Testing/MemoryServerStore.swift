@@ -10,9 +10,9 @@ import Synchronization
 /// stands for opening the same store again and returns this same instance, open, with
 /// everything it held. There is no file, so it is not a `FileBackedStore`.
 ///
-/// The change log and merges run the shared algorithm (`ChangeLogStorage.applyMutation` and
-/// `applyOperatorWrite`) over `MemoryChangeLog`. All state sits behind one lock; a push is
-/// applied to a copy of the log and kept only if it all succeeds, as a transaction would.
+/// The change log and merges run the shared algorithm as plan and apply (`ChangeLogPlan`) over
+/// `MemoryChangeLog`. All state sits behind one lock, held from a push's reads to its writes;
+/// a push's writes land together once it is planned, as a transaction's would.
 public final class MemoryServerStore: ServerStore {
     /// What several store objects share, as a database is shared by its connections.
     private final class Database: Sendable {
@@ -230,27 +230,25 @@ public final class MemoryServerStore: ServerStore {
     // MARK: sync
 
     public func push(_ mutations: [Mutation]) throws -> [MutationResult] {
-        try write(mutations) { try $0.applyMutation($1) }
+        try write(mutations, asOperator: false)
     }
 
     public func operatorWrite(_ mutations: [Mutation]) throws -> [MutationResult] {
-        try write(mutations) { try $0.applyOperatorWrite($1) }
+        try write(mutations, asOperator: true)
     }
 
-    /// Applies `mutations` in order to a copy of the log, which replaces the log only when every
-    /// one of them went through: a failure leaves nothing half-applied, as a rolled-back
-    /// transaction would.
-    private func write(_ mutations: [Mutation], _ apply: (inout MemoryChangeLog, Mutation) throws -> MutationResult) throws -> [MutationResult] {
+    /// Plans `mutations` over the log and writes the plan: nothing is written before the whole
+    /// push is planned, so nothing is half-applied.
+    private func write(_ mutations: [Mutation], asOperator: Bool) throws -> [MutationResult] {
         let now = clock()
         return try withState { s in
-            var log = s.log
-            log.now = now
-            let results = try mutations.map { try apply(&log, $0) }
-            let before = s.log
-            s.log = log
-            feed.publish(Set(mutations.map(\.key.space)).sorted(by: bytewise(\.rawValue)).compactMap { space in
-                let count = log.changes(in: space, after: before.head(of: space)).count
-                return count == 0 ? nil : .advanced(space: space, head: log.head(of: space), changes: count)
+            s.log.now = now
+            let spaces = Set(mutations.map(\.key.space)).sorted(by: bytewise(\.rawValue))
+            let before = spaces.map { s.log.head(of: $0) }
+            let results = try s.log.apply(mutations, asOperator: asOperator)
+            feed.publish(zip(spaces, before).compactMap { space, head in
+                let count = s.log.changes(in: space, after: head).count
+                return count == 0 ? nil : .advanced(space: space, head: s.log.head(of: space), changes: count)
             })
             return results
         }

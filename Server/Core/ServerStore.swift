@@ -165,7 +165,8 @@ public protocol IdentityStore: Sendable {
 /// - **Idempotent by mutation id.** A mutation id seen before from the same device returns its
 ///   first result and has no second effect, also when both pushes run at once on two store
 ///   objects; from another device it is refused (`mutation_id_taken`). The algorithm is
-///   `ChangeLogStorage.applyMutation` in SatchelProtocol: backends store, they do not decide.
+///   `ChangeLogStorage.applyMutation` in SatchelProtocol, run through `ChangeLogPlan` (see
+///   `ChangeLogBackend`): backends store, they do not decide.
 /// - **Nothing lost in a merge.** Concurrent pushes to one record are applied one after the
 ///   other, each merged against the state the previous one left.
 /// - **Versions visible in version order.** Versions are shared by all spaces and handed out in

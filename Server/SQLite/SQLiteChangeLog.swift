@@ -2,9 +2,10 @@ import SatchelProtocol
 public import SatchelServerCore
 public import SatchelSQLite
 
-/// The change log over the server's SQLite database: the shared algorithm's storage. Used only
-/// inside a transaction of `SQLiteServerStore`, on its connection.
-struct SQLiteChangeLog: ChangeLogStorage {
+/// The change log over the server's SQLite database: reads and writes for the shared algorithm,
+/// run as plan and apply (`ChangeLogBackend`). Used only inside a transaction of
+/// `SQLiteServerStore`, on its connection, whose `BEGIN IMMEDIATE` is the version lock.
+struct SQLiteChangeLog: ChangeLogReading, ChangeLogBackend {
     let db: Database
     let schema: Schema
     /// When the changes appended now are written (ms), kept for retention.
@@ -55,33 +56,39 @@ struct SQLiteChangeLog: ChangeLogStorage {
         ) { try RecordState(wireBytes: $0.blob(at: 0)) }.first
     }
 
-    mutating func append(_ change: Change, state: RecordState, replacing old: RecordState?, asWrittenBy device: DeviceID?) throws {
-        precondition(change.version == head + 1 && state.version == change.version, "changes must be appended in version order")
-        let key = change.key
-        try db.run("INSERT INTO changes (version, space, data, at, own_device) VALUES (?, ?, ?, ?, ?)",
-                   change.version, key.space.rawValue, change.wireBytes, now, device?.rawValue)
-        if let old {
-            try db.run(
-                "INSERT OR REPLACE INTO record_history (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",
-                key.space.rawValue, key.collection.rawValue, key.record.rawValue, old.version, old.wireBytes)
-        }
-        try db.run(
-            "INSERT OR REPLACE INTO records (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",
-            key.space.rawValue, key.collection.rawValue, key.record.rawValue, state.version, state.wireBytes)
-        head = change.version
-    }
-
     func mutation(counter: UInt64, of device: DeviceID) throws -> MutationID? {
         try db.query("SELECT id FROM mutations WHERE device = ? AND counter = ?", device.rawValue, Int64(bitPattern: counter)) {
             MutationID(unchecked: $0.string(at: 0))
         }.first
     }
 
-    mutating func saveResult(_ result: MutationResult, of mutation: Mutation, counted: Bool) throws {
-        try db.run(
-            "INSERT INTO mutations (id, device, space, result, as_written, counter, clock) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            mutation.id.rawValue, mutation.device.rawValue, mutation.key.space.rawValue, result.wireBytes, result.asWritten,
-            counted ? Int64(bitPattern: mutation.counter) : nil, counted ? Int64(bitPattern: mutation.clock.rawValue) : nil)
+    /// Writes a planned push; a throw leaves it half-written, for the caller's savepoint to
+    /// roll back. Records are written once each, in their state after the push.
+    mutating func write(_ writes: LogWriteSet) throws {
+        precondition(writes.changes.first.map { $0.change.version == head + 1 } ?? true, "changes must be appended in version order")
+        for appended in writes.changes {
+            let change = appended.change
+            try db.run("INSERT INTO changes (version, space, data, at, own_device) VALUES (?, ?, ?, ?, ?)",
+                       change.version, change.key.space.rawValue, change.wireBytes, now, appended.asWrittenBy?.rawValue)
+        }
+        for old in writes.history {
+            try db.run(
+                "INSERT OR REPLACE INTO record_history (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",
+                old.key.space.rawValue, old.key.collection.rawValue, old.key.record.rawValue, old.state.version, old.state.wireBytes)
+        }
+        for new in writes.records {
+            try db.run(
+                "INSERT OR REPLACE INTO records (space, collection, record, version, state) VALUES (?, ?, ?, ?, ?)",
+                new.key.space.rawValue, new.key.collection.rawValue, new.key.record.rawValue, new.state.version, new.state.wireBytes)
+        }
+        for saved in writes.results {
+            let (mutation, result) = (saved.mutation, saved.result)
+            try db.run(
+                "INSERT INTO mutations (id, device, space, result, as_written, counter, clock) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                mutation.id.rawValue, mutation.device.rawValue, mutation.key.space.rawValue, result.wireBytes, result.asWritten,
+                saved.counted ? Int64(bitPattern: mutation.counter) : nil, saved.counted ? Int64(bitPattern: mutation.clock.rawValue) : nil)
+        }
+        head = writes.head
     }
 
     /// What the store holds of a device's writes: its highest counter and that write's clock.

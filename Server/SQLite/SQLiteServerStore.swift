@@ -416,7 +416,7 @@ public actor SQLiteServerStore: ServerStore {
                 for queued in batch {
                     do {
                         let results = try db.transaction {
-                            try queued.mutations.map { queued.asOperator ? try log.applyOperatorWrite($0) : try log.applyMutation($0) }
+                            try log.apply(queued.mutations, asOperator: queued.asOperator)
                         }
                         outcomes.append(.success(results))
                     } catch {
