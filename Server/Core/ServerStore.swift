@@ -89,7 +89,7 @@ public struct EncodedPage: Sendable {
 /// Everything the sync server keeps, split by concern so a backend states what it offers and a
 /// caller what it needs. SQLite (`SatchelServerSQLite`) and memory (`MemoryServerStore` in
 /// `SatchelTesting`) implement all three; each must pass the conformance suite in
-/// `SatchelTesting/StoreConformance` unchanged. Times are passed in (milliseconds since 1970),
+/// `StoreConformance` (SatchelTesting, `Testing/Conformance`) unchanged. Times are passed in (milliseconds since 1970),
 /// so tests control them.
 ///
 /// Implementation requirements, for every requirement of every store protocol (as swift-log's
