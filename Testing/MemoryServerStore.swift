@@ -247,7 +247,7 @@ public final class MemoryServerStore: ServerStore {
             let before = spaces.map { s.log.head(of: $0) }
             let results = try s.log.apply(mutations, asOperator: asOperator)
             feed.publish(zip(spaces, before).compactMap { space, head in
-                let count = s.log.changes(in: space, after: head).count
+                let count = s.log.changeCount(in: space, after: head)
                 return count == 0 ? nil : .advanced(space: space, head: s.log.head(of: space), changes: count)
             })
             return results

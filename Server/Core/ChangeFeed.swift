@@ -56,8 +56,6 @@ public final class ChangeFeed: Sendable {
         for continuation in targets { continuation.finish() }
     }
 
-    public var subscriberCount: Int { subscribers.withLock { $0.count } }
-
     private func remove(_ id: Int) {
         _ = subscribers.withLock { $0.removeValue(forKey: id) }
     }

@@ -84,11 +84,26 @@ import SatchelTesting
         let written = await watcher.next(within: Self.bound)
         #expect(written.map { if case .advanced(let s, let h) = $0 { s == "mission" && h > headBefore } else { false } } == true, "\(String(describing: written))")
 
+        // An operator's re-bootstrap request pokes the device (and only it) to sync.
+        _ = try await ServerProcess.run(["device", "rebootstrap", phone.id.rawValue, "--space", "mission", "--data", world.data])
+        let poked = await watcher.next(within: Self.bound)
+        #expect(poked.map { if case .advanced(let s, _) = $0 { s == "mission" } else { false } } == true, "\(String(describing: poked))")
+
+        // Disabling the user closes the connections of their other devices too.
+        let laptop = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "laptop")
+        let (laptopEvents, laptopClient) = liveEvents(port: server.port, token: laptop.token)
+        defer { laptopClient.cancel() }
+        let laptopWatcher = Watcher(laptopEvents)
+        for _ in 0..<500 where laptopWatcher.received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(20)) }
+
         // A revocation by the local command closes the live connection within a second, with
         // the `revoked` event, long before the next heartbeat would have noticed.
         _ = try await ServerProcess.run(["device", "revoke", phone.id.rawValue, "--data", world.data])
         let revoked = await watcher.next(within: Self.bound)
         guard case .revoked? = revoked else { Issue.record("expected revoked, got \(String(describing: revoked))"); return }
+        _ = try await ServerProcess.run(["user", "disable", "ana", "--data", world.data])
+        let disabled = await laptopWatcher.next(within: Self.bound)
+        guard case .revoked? = disabled else { Issue.record("expected revoked for the disabled user, got \(String(describing: disabled))"); return }
     }
 
     @Test func aStoreObjectHearsWhatAnotherObjectOnItsDatabaseCommitted() async throws {
