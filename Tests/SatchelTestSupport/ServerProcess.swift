@@ -23,17 +23,28 @@ public final class ServerProcess: Sendable {
         } else {
             process.standardError = FileHandle.nullDevice
         }
-        let lines = AsyncStream<String>.makeStream()
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                lines.continuation.finish()
-            } else {
-                for line in String(decoding: data, as: UTF8.self).split(separator: "\n") { lines.continuation.yield(String(line)) }
-            }
-        }
         try process.run()
+        let lines = AsyncStream<String>.makeStream()
+        // A blocking read on a thread of its own, not `readabilityHandler`: tearing down that
+        // handler's dispatch read source races libdispatch's epoll bookkeeping on Linux and can
+        // crash the whole test process in `_dispatch_event_loop_drain` (swiftlang/swift-corelibs-
+        // libdispatch#949; it did, in CI). The thread drains stdout to EOF so the server never
+        // blocks on a full pipe.
+        let reader = out.fileHandleForReading
+        Thread.detachNewThread {
+            var pending = Data()
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                pending.append(data)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    lines.continuation.yield(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+            }
+            if !pending.isEmpty { lines.continuation.yield(String(decoding: pending, as: UTF8.self)) }
+            lines.continuation.finish()
+        }
         self.process = process
         var found: Int?
         for await line in lines.stream {
