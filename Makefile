@@ -12,9 +12,10 @@ build: deps
 	$(SWIFT) build
 
 # Plain `swift test` (not --parallel) prints both XCTest's and Swift Testing's closing lines.
+# The PostgreSQL backend's tests run against a throwaway server of their own.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	./scripts/with-postgres.sh $(SWIFT) test --skip-build
 
 # The deterministic simulation's long sweep in a release build: 2,000 seeds, each run twice
 # (`make sim SEEDS=5000` for more; `satchel-sim --seed N --trace` replays one).

@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SatchelProtocol", targets: ["SatchelProtocol"]),
         .library(name: "SatchelServerCore", targets: ["SatchelServerCore"]),
         .library(name: "SatchelServerSQLite", targets: ["SatchelServerSQLite"]),
+        .library(name: "SatchelServerPostgres", targets: ["SatchelServerPostgres"]),
         .library(name: "SatchelServer", targets: ["SatchelServer"]),
         .library(name: "SatchelClient", targets: ["SatchelClient"]),
         // For tests only, as SwiftNIO ships NIOEmbedded and NIOTestUtils: in-memory stores and a
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // System libraries: Debian's -dev packages provide the headers and pkg-config files.
@@ -83,12 +85,24 @@ let package = Package(
             ],
             path: "Server/SQLite", swiftSettings: strict),
 
+        // The backend for a cluster: PostgreSQL through postgres-nio, any number of servers on one
+        // database, their change feeds joined by LISTEN/NOTIFY.
+        .target(
+            name: "SatchelServerPostgres",
+            dependencies: [
+                "SatchelServerCore", "SatchelProtocol",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Server/Postgres", swiftSettings: strict),
+
         // The HTTP edge (Hummingbird routes, live WebSocket, connection limits) and the server
         // application that puts it together with a backend.
         .target(
             name: "SatchelServer",
             dependencies: [
-                "SatchelServerCore", "SatchelServerSQLite", "SatchelProtocol",
+                "SatchelServerCore", "SatchelServerSQLite", "SatchelServerPostgres", "SatchelProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -176,14 +190,17 @@ let package = Package(
         .target(
             name: "SatchelTestSupport",
             dependencies: [
-                "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelServerPostgres",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/SatchelTestSupport", swiftSettings: strict),
         .testTarget(
             name: "SatchelServerTests",
             dependencies: [
-                "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting", "SatchelBriefing",
+                "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelServerPostgres", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting", "SatchelBriefing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -3,8 +3,9 @@
 # Runs apt-get only when something is missing, and only as root (or with sudo available).
 set -euo pipefail
 
-# faketime: the clock tests run the terminal client a year ahead.
-packages=(libsqlite3-dev zlib1g-dev pkg-config faketime)
+# faketime: the clock tests run the terminal client a year ahead. postgresql: the PostgreSQL
+# backend's tests start a throwaway server of their own (scripts/with-postgres.sh).
+packages=(libsqlite3-dev zlib1g-dev pkg-config faketime postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,6 +14,46 @@ public enum StoreEvent: Hashable, Sendable {
     case resetRequested(device: DeviceID, space: SpaceID)
 }
 
+/// An operator event as a backend stores it for every server of its database (a row of
+/// `feed_events`): SQLite and PostgreSQL keep the same kinds and fields.
+public struct StoredEvent: Hashable, Sendable {
+    public var kind: String
+    public var space: String?
+    public var device: String?
+    public var user: String?
+    public var version: Version?
+
+    /// The row for `event`; nil for `advanced`, which backends read from the change log itself.
+    public init?(_ event: StoreEvent) {
+        switch event {
+        case .advanced: return nil
+        case .compacted(let s, let horizon): self.init(kind: "compacted", space: s.rawValue, version: horizon)
+        case .revoked(let d): self.init(kind: "revoked", device: d.rawValue)
+        case .userDisabled(let u): self.init(kind: "user_disabled", user: u.rawValue)
+        case .resetRequested(let d, let s): self.init(kind: "reset_requested", space: s.rawValue, device: d.rawValue)
+        }
+    }
+
+    public init(kind: String, space: String? = nil, device: String? = nil, user: String? = nil, version: Version? = nil) {
+        self.kind = kind
+        self.space = space
+        self.device = device
+        self.user = user
+        self.version = version
+    }
+
+    /// The event the row holds; nil for kinds this server does not know (written by a newer one).
+    public var event: StoreEvent? {
+        switch (kind, space, device, user) {
+        case ("compacted", let s?, _, _): .compacted(space: SpaceID(unchecked: s), horizon: version ?? 0)
+        case ("revoked", _, let d?, _): .revoked(device: DeviceID(unchecked: d))
+        case ("user_disabled", _, _, let u?): .userDisabled(user: UserID(unchecked: u))
+        case ("reset_requested", let s?, let d?, _): .resetRequested(device: DeviceID(unchecked: d), space: SpaceID(unchecked: s))
+        default: nil
+        }
+    }
+}
+
 /// The one change feed of a database: every write path (push, operator writes and the briefing,
 /// compaction, revocation, disable, re-bootstrap requests, from any store object or process)
 /// reaches it from the commit, so what subscribers hear is what is visible.

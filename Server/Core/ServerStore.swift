@@ -305,6 +305,11 @@ public struct StoreError: CodedError, Hashable {
         public static let beyondHead = Code(rawValue: "beyond_head")
         public static let dataDirectoryBusy = Code(rawValue: "data_directory_busy")
         public static let restoreRefused = Code(rawValue: "restore_refused")
+        public static let schemaTooNew = Code(rawValue: "schema_too_new")
+        public static let invalidDatabaseURL = Code(rawValue: "invalid_database_url")
+        public static let databaseUnavailable = Code(rawValue: "database_unavailable")
+        /// The operation needs something this backend does not offer (a file copy of PostgreSQL).
+        public static let notOnThisBackend = Code(rawValue: "not_on_this_backend")
     }
 
     public let code: Code

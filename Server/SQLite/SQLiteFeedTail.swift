@@ -81,9 +81,9 @@ final class SQLiteFeedTail: Service, Sendable {
                         "SELECT seq, kind, space, device, user, version FROM feed_events WHERE seq > ? ORDER BY seq", from.seq
                     ) { row -> StoreEvent? in
                         to.seq = row.int64(at: 0)
-                        return FeedEventRow.event(kind: row.string(at: 1), space: row.isNull(at: 2) ? nil : row.string(at: 2),
-                                                  device: row.isNull(at: 3) ? nil : row.string(at: 3), user: row.isNull(at: 4) ? nil : row.string(at: 4),
-                                                  version: row.isNull(at: 5) ? 0 : row.int64(at: 5))
+                        return StoredEvent(kind: row.string(at: 1), space: row.isNull(at: 2) ? nil : row.string(at: 2),
+                                           device: row.isNull(at: 3) ? nil : row.string(at: 3), user: row.isNull(at: 4) ? nil : row.string(at: 4),
+                                           version: row.isNull(at: 5) ? nil : row.int64(at: 5)).event
                     }.compactMap { $0 }
                     return (events, to)
                 }
@@ -100,27 +100,9 @@ enum FeedEventRow {
     static let keepMillis: Int64 = 3_600_000
 
     static func write(_ event: StoreEvent, at now: Timestamp, _ db: Database) throws {
-        var space: String?, device: String?, user: String?, version: Version?
-        let kind: String
-        switch event {
-        case .advanced: return  // read from the change log itself
-        case .compacted(let s, let horizon): (kind, space, version) = ("compacted", s.rawValue, horizon)
-        case .revoked(let d): (kind, device) = ("revoked", d.rawValue)
-        case .userDisabled(let u): (kind, user) = ("user_disabled", u.rawValue)
-        case .resetRequested(let d, let s): (kind, device, space) = ("reset_requested", d.rawValue, s.rawValue)
-        }
-        try db.run("INSERT INTO feed_events (at, kind, space, device, user, version) VALUES (?, ?, ?, ?, ?, ?)", now, kind, space, device, user, version)
+        guard let row = StoredEvent(event) else { return }  // changes are read from the change log itself
+        try db.run("INSERT INTO feed_events (at, kind, space, device, user, version) VALUES (?, ?, ?, ?, ?, ?)",
+                   now, row.kind, row.space, row.device, row.user, row.version)
         try db.run("DELETE FROM feed_events WHERE at < ?", now - keepMillis)
-    }
-
-    /// The event a row holds; nil for kinds this server does not know (written by a newer one).
-    static func event(kind: String, space: String?, device: String?, user: String?, version: Version) -> StoreEvent? {
-        switch (kind, space, device, user) {
-        case ("compacted", let s?, _, _): .compacted(space: SpaceID(unchecked: s), horizon: version)
-        case ("revoked", _, let d?, _): .revoked(device: DeviceID(unchecked: d))
-        case ("user_disabled", _, _, let u?): .userDisabled(user: UserID(unchecked: u))
-        case ("reset_requested", let s?, let d?, _): .resetRequested(device: DeviceID(unchecked: d), space: SpaceID(unchecked: s))
-        default: nil
-        }
     }
 }

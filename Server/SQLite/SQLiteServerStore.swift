@@ -238,11 +238,7 @@ public actor SQLiteServerStore: ServerStore {
     }
 
     public nonisolated func touch(_ device: DeviceID, client: String?, now: Timestamp) throws {
-        note { b in
-            // Notes merge as the written row does: the latest time, a known client kept.
-            let earlier = b.seen[device]
-            b.seen[device] = Bookkeeping.Seen(client: client ?? earlier?.client, at: max(now, earlier?.at ?? now))
-        }
+        note { $0.touch(device, client: client, now: now) }
     }
 
     public func revoke(_ device: DeviceID, now: Timestamp) throws {
@@ -325,11 +321,7 @@ public actor SQLiteServerStore: ServerStore {
             }
         }
         // Only this actor removes, and notes are appended: what was written is still first.
-        bookkeeping.withLock { b in
-            b.flushAsked = false
-            b.cursors.removeFirst(pending.cursors.count)
-            for (device, seen) in pending.seen where b.seen[device] == seen { b.seen[device] = nil }
-        }
+        bookkeeping.withLock { $0.remove(written: pending) }
     }
 
     public func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) throws {
@@ -527,62 +519,4 @@ public actor SQLiteServerStore: ServerStore {
         let schema = schema
         return try await read { try SQLiteChangeLog(db: $0, schema: schema).record(key) }
     }
-}
-
-/// A push waiting in `SQLiteServerStore`'s group-commit queue.
-struct QueuedWrite {
-    let mutations: [Mutation]
-    let asOperator: Bool
-    let reply: CheckedContinuation<[MutationResult], any Error>
-
-    /// Takes the writes for the next commit out of `queue`, as `GroupCommit.pick` orders them.
-    static func nextCommit(from queue: inout [QueuedWrite], budget: Int) -> [QueuedWrite] {
-        let picked = GroupCommit.pick(sizes: queue.map(\.mutations.count), budget: budget)
-        let taken = picked.map { queue[$0] }
-        let chosen = Set(picked)
-        queue = queue.indices.filter { !chosen.contains($0) }.map { queue[$0] }
-        return taken
-    }
-}
-
-/// Which queued pushes share the next commit.
-enum GroupCommit {
-    /// Pushes of at most this many mutations (a note saved while online) go ahead of bulk
-    /// uploads, so one person's edit does not wait for other devices' backlogs.
-    static let small = 16
-
-    /// The indices of the pushes (given by their sizes, in arrival order) for the next commit:
-    /// the oldest always, so nothing waits for ever; then the small ones; then the rest in
-    /// arrival order, while the total stays within `budget` mutations.
-    static func pick(sizes: [Int], budget: Int) -> [Int] {
-        guard !sizes.isEmpty else { return [] }
-        var taken = [0], used = sizes[0]
-        for smallPass in [true, false] {
-            for i in sizes.indices.dropFirst() where (sizes[i] <= small) == smallPass && used + sizes[i] <= budget {
-                taken.append(i)
-                used += sizes[i]
-            }
-        }
-        return taken
-    }
-}
-
-/// What syncs note for the operator's view, between commits.
-struct Bookkeeping: Sendable {
-    struct Seen: Hashable, Sendable {
-        var client: String?
-        var at: Timestamp
-    }
-    var cursors: [PullMark] = []
-    var seen: [DeviceID: Seen] = [:]
-    /// A commit to write them was asked for and has not run yet.
-    var flushAsked = false
-}
-
-/// A device's pull progress, noted for the operator's view.
-struct PullMark: Sendable {
-    let device: DeviceID
-    let space: SpaceID
-    let cursor: Version
-    let at: Timestamp
 }

@@ -32,12 +32,12 @@ final class BenchServer: @unchecked Sendable {
     var databasePath: String { configuration.databasePath }
 
     /// Opens the server's store for setting up; close it before `start()`.
-    func openStore() throws -> SQLiteServerStore { try SatchelServerApp.openStore(configuration) }
+    func openStore() async throws -> any ServerStore { try await SatchelServerApp.openStore(configuration) }
 
     /// Makes a device for `user` (creating the user if needed) with a fresh token: an
     /// enrollment code created and redeemed in the store, as `satchel-server enroll` and
     /// `/v1/enroll` do, without the HTTP round trip.
-    func account(_ store: SQLiteServerStore, user: String, device: String) async throws -> Account {
+    func account(_ store: any ServerStore, user: String, device: String) async throws -> Account {
         let now = Timestamp(Date().timeIntervalSince1970 * 1000)
         let userID = UserID(unchecked: user)
         do { try await store.createUser(userID, now: now) } catch let e as StoreError where e.code == .userExists {}
@@ -50,7 +50,7 @@ final class BenchServer: @unchecked Sendable {
         return Account(device: info.id.rawValue, user: user, token: token)
     }
 
-    static func createSpace(_ store: SQLiteServerStore, _ space: String, members: [(String, Role)]) async throws {
+    static func createSpace(_ store: any ServerStore, _ space: String, members: [(String, Role)]) async throws {
         let now = Timestamp(Date().timeIntervalSince1970 * 1000)
         try await store.createSpace(SpaceID(unchecked: space), now: now)
         for (user, role) in members {
@@ -62,7 +62,7 @@ final class BenchServer: @unchecked Sendable {
     /// Writes `count` seeded notes into `space` through the store's push (the code path a
     /// device's push takes after access checks), `batch` per transaction.
     static func seedNotes(
-        _ store: SQLiteServerStore, space: String, count: Int, factory: NoteFactory, batch: Int = 1000, small: Bool = false,
+        _ store: any ServerStore, space: String, count: Int, factory: NoteFactory, batch: Int = 1000, small: Bool = false,
         progress: (Int) -> Void = { _ in }
     ) async throws {
         // One seeding device per space: a device uses each counter once.

@@ -10,7 +10,7 @@ extension Orchestrator {
 
     func editAndPropagation(edit: Bool, propagation: Bool) async throws {
         let server = BenchServer(directory: dir("edit-server"), seed: options.seed)
-        let store = try server.openStore()
+        let store = try await server.openStore()
         try await BenchServer.createSpace(store, "field", members: [("ana", .writer), ("bob", .writer)])
         let a = try await server.account(store, user: "ana", device: "edit-a")
         let b = try await server.account(store, user: "bob", device: "edit-b")
@@ -64,7 +64,7 @@ extension Orchestrator {
     func concurrency() async throws {
         let d = options.devices, team = max(1, options.team)
         let server = BenchServer(directory: dir("concurrency-server"), seed: options.seed)
-        let store = try server.openStore()
+        let store = try await server.openStore()
         var accounts: [Account] = [], spaces: [String] = []
         let teams = (d + team - 1) / team
         for t in 0..<teams {
@@ -98,7 +98,7 @@ extension Orchestrator {
         let serverRSS = sampler.maxRSS(from: r.window.start, to: r.window.end)
 
         // Nothing lost: every note every device wrote is on the server with its title.
-        let check = try server.openStore()
+        let check = try await server.openStore()
         var found = Set<String>()
         for t in 0..<teams {
             for state in try await check.records(in: SpaceID(unchecked: "team-\(t)"), collection: .notes).values where !state.deleted {
@@ -151,7 +151,7 @@ extension Orchestrator {
         var seedSeconds = 0.0
         for (name, size) in [("growth-small", options.logSmall), ("growth-big", options.logBig)] {
             let server = BenchServer(directory: dir(name), seed: options.seed)
-            let store = try server.openStore()
+            let store = try await server.openStore()
             try await BenchServer.createSpace(store, "log", members: [("reader", .reader)])
             let account = try await server.account(store, user: "reader", device: name)
             log("writing a log of \(Fmt.int(Double(size))) changes…")

@@ -179,7 +179,7 @@ final class Orchestrator {
         let rawRate = Double(n) / rawSeconds
 
         let server = BenchServer(directory: dir("push-server"), seed: options.seed)
-        let store = try server.openStore()
+        let store = try await server.openStore()
         try await BenchServer.createSpace(store, "mission", members: [("ana", .writer), ("bulk-writer", .writer)])
         let device = try await server.account(store, user: "ana", device: "push")
         let rawDevice = try await server.account(store, user: "bulk-writer", device: "push-raw")
@@ -222,7 +222,7 @@ final class Orchestrator {
     func initialSync() async throws {
         let m = options.syncNotes, small = options.syncSmallNotes
         let server = BenchServer(directory: dir("sync-server"), seed: options.seed)
-        let store = try server.openStore()
+        let store = try await server.openStore()
         try await BenchServer.createSpace(store, "bulk", members: [("reader-l", .reader)])
         try await BenchServer.createSpace(store, "bulk-small", members: [("reader-s", .reader)])
         log("seeding \(Fmt.int(Double(m))) + \(Fmt.int(Double(small))) notes…")

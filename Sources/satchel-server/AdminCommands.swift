@@ -77,9 +77,15 @@ func fail(_ message: String) -> Never {
 
 /// Runs `body` with an AdminService on the local data directory.
 func local<T>(_ common: CommonOptions, _ body: (AdminService) async throws -> T) async throws -> T {
-    let store = try common.openStore()
-    defer { Task { await store.close() } }
-    return try await operatorAction { try await body(AdminService(store: store, now: nowMillis)) }
+    let store = try await common.openStore()
+    do {
+        let value = try await operatorAction { try await body(AdminService(store: store, now: nowMillis)) }
+        await store.close()
+        return value
+    } catch {
+        await store.close()
+        throw error
+    }
 }
 
 func printJSON(_ value: some Encodable) {
@@ -253,7 +259,7 @@ struct OperatorTokenCommand: AsyncParsableCommand {
         func run() async throws {
             var rng = SystemRandomNumberGenerator()
             let token = Credentials.newOperatorToken(using: &rng)
-            let store = try common.openStore()
+            let store = try await common.openStore()
             try await store.createOperatorToken(hash: Credentials.hash(token: token), label: label, now: nowMillis())
             await store.close()
             emit(common, text: "operator token (shown once; keep it safe): \(token)", json: ["token": token, "label": label])

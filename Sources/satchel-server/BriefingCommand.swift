@@ -30,7 +30,7 @@ struct BriefingCommand: AsyncParsableCommand {
             guard FileManager.default.isReadableFile(atPath: path) else {
                 throw ValidationError("cannot read '\(path)'; give the dataset file, e.g. satchel-server briefing load Data/china-briefing.json")
             }
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let report: Briefing.LoadReport
             do {
                 report = try await Briefing.load(path, into: store, now: nowMillis())

@@ -6,6 +6,7 @@ import SatchelProtocol
 import SatchelServer
 import SatchelServerCore
 import SatchelServerSQLite
+import SatchelServerPostgres
 
 struct Compact: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,9 +71,11 @@ struct Backup: AsyncParsableCommand {
         if target.server != nil {
             try await target.download("/v1/admin/backup", to: file)
         } else {
-            let store = try common.openStore()
+            if let url = try common.databaseURL() { refuseFileCopy("backup", url) }
+            let store = try await common.openStore()
             defer { Task { await store.close() } }
-            try await operatorAction { try await store.backup(to: file) }
+            guard let files = store as? any FileBackedStore else { fail("this store is not kept in files; back it up with its database's own tools") }
+            try await operatorAction { try await files.backup(to: file) }
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         emit(common, text: "backup written to \(file) (\(size) bytes)", json: ["file": file, "bytes": size])
@@ -89,13 +92,30 @@ struct Restore: AsyncParsableCommand {
             notes: changes made after the backup was taken are gone from the server unless a
             device still has them unsent.
 
-            Example:
+            On PostgreSQL (--database) the database is restored with pg_restore, and then
+            `restore --after-pg-restore` tells every device to pull again.
+
+            Examples:
               satchel-server restore /var/backups/satchel-2026-11-28.sqlite --data /var/lib/satchel
+              satchel-server restore --after-pg-restore --database postgres://satchel@db:5432/satchel
             """)
     @OptionGroup var common: CommonOptions
-    @Argument(help: "A file made by `satchel-server backup`.") var file: String
+    @Argument(help: "A file made by `satchel-server backup`.") var file: String?
+    @Flag(name: .customLong("after-pg-restore"), help: "With --database: the database was just restored with pg_restore; make every device pull every space again.")
+    var afterPGRestore = false
 
     func run() async throws {
+        if let url = try common.databaseURL() {
+            guard afterPGRestore, file == nil else { refuseFileCopy("restore", url) }
+            let store = try await common.openStore()
+            guard let postgres = store as? PostgresServerStore else { fail("--after-pg-restore is for a PostgreSQL database") }
+            let devices = try await operatorAction { try await postgres.requestResetEverywhere(now: nowMillis()) }
+            await store.close()
+            return emit(common, text: "\(devices) devices will pull their spaces again on their next sync", json: ["devicesToRebootstrap": devices])
+        }
+        guard let file, !afterPGRestore else {
+            throw ValidationError(afterPGRestore ? "--after-pg-restore needs --database (a PostgreSQL URL)" : "name the backup file to restore")
+        }
         let configuration = ServerConfiguration(dataDirectory: try common.dataDirectory())
         let report = try await operatorAction { try await SatchelServerSQLite.Restore.restore(backup: file, intoDataDirectory: configuration.dataDirectory, now: nowMillis()) }
         if common.json { return printJSON(report) }
@@ -195,4 +215,25 @@ extension TargetOptions {
             fail("backup from \(server) failed (\(error)); nothing was written to \(file)")
         }
     }
+}
+
+/// `backup` and `restore` copy the embedded store's file; a PostgreSQL database is copied with
+/// PostgreSQL's own tools (pg_dump keeps the servers serving while it runs). Says how.
+func refuseFileCopy(_ command: String, _ url: String) -> Never {
+    let location = try? PostgresLocation(url: url)
+    let shown = location.map { "\($0)" } ?? url
+    let name = location?.database ?? "satchel"
+    if command == "backup" {
+        fail("""
+            `backup` copies the embedded SQLite store's file; this store is PostgreSQL (\(shown)). Back it up with pg_dump, while the servers run:
+              pg_dump --format=custom --file=\(name)-$(date +%F).dump '\(shown)'
+            """)
+    }
+    fail("""
+        `restore` replaces the embedded SQLite store's file; this store is PostgreSQL (\(shown)). Restore it with pg_restore:
+          1. stop every satchel-server using the database
+          2. pg_restore --clean --if-exists --dbname='\(shown)' \(name)-YYYY-MM-DD.dump
+          3. satchel-server restore --after-pg-restore --database '\(shown)'   (every device pulls again, keeping its unsent notes)
+          4. start the servers
+        """)
 }

@@ -18,7 +18,7 @@ struct SpaceCommand: AsyncParsableCommand {
 
         func run() async throws {
             let space = try parseID(SpaceID.self, name)
-            let store = try common.openStore()
+            let store = try await common.openStore()
             try await operatorAction { try await store.createSpace(space, now: nowMillis()) }
             await store.close()
             emit(common, text: "created space \(space)", json: ["space": space.rawValue, "created": true])
@@ -38,7 +38,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let user = try parseID(UserID.self, name)
-            let store = try common.openStore()
+            let store = try await common.openStore()
             try await operatorAction { try await store.createUser(user, now: nowMillis()) }
             await store.close()
             emit(common, text: "added user \(user)", json: ["user": user.rawValue, "created": true])
@@ -63,7 +63,7 @@ struct MemberCommand: AsyncParsableCommand {
             let spaceID = try parseID(SpaceID.self, space)
             let userID = try parseID(UserID.self, user)
             guard let r = Role(rawValue: role) else { throw ValidationError("unknown role '\(role)'; use reader, writer or owner") }
-            let store = try common.openStore()
+            let store = try await common.openStore()
             try await operatorAction { try await store.setRole(r, user: userID, space: spaceID) }
             await store.close()
             emit(common, text: "\(userID) is now \(r.rawValue) of \(spaceID)", json: ["space": spaceID.rawValue, "user": userID.rawValue, "role": r.rawValue])
@@ -88,7 +88,7 @@ struct Enroll: AsyncParsableCommand {
     func run() async throws {
         let userID = try parseID(UserID.self, user)
         let validity = try parseDuration(expires)
-        let store = try common.openStore()
+        let store = try await common.openStore()
         var rng = SystemRandomNumberGenerator()
         let code = Credentials.newEnrollmentCode(using: &rng)
         let expiresAt = nowMillis() + validity

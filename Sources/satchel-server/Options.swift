@@ -9,7 +9,10 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Data directory holding the server database. [env: SATCHEL_DATA] (default: ./satchel-data)", valueName: "dir"))
     var data: String?
 
-    @Option(name: .long, help: ArgumentHelp("Config file of `key = value` lines (data, host, port, log-level, heartbeat-seconds, header-timeout-seconds, idle-timeout-seconds, max-connections). [env: SATCHEL_CONFIG]", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("PostgreSQL database instead of the data directory: postgres://USER@HOST:PORT/DATABASE (password in PGPASSWORD). [env: SATCHEL_DATABASE_URL]", valueName: "url"))
+    var database: String?
+
+    @Option(name: .long, help: ArgumentHelp("Config file of `key = value` lines (data, database, host, port, log-level, heartbeat-seconds, header-timeout-seconds, idle-timeout-seconds, max-connections). [env: SATCHEL_CONFIG]", valueName: "file"))
     var config: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON instead of text.")
@@ -42,8 +45,21 @@ struct CommonOptions: ParsableArguments {
         try data ?? setting("data") ?? "./satchel-data"
     }
 
-    func openStore() throws -> SQLiteServerStore {
-        try SatchelServerApp.openStore(ServerConfiguration(dataDirectory: try dataDirectory()))
+    /// The PostgreSQL URL, if one is set: flag, SATCHEL_DATABASE_URL, then the config file's
+    /// `database`. Without one the store is the embedded SQLite one in the data directory.
+    func databaseURL() throws -> String? {
+        if let database { return database }
+        if let url = ProcessInfo.processInfo.environment["SATCHEL_DATABASE_URL"], !url.isEmpty { return url }
+        return try configFile()["database"]
+    }
+
+    /// Where the store is, as the settings say.
+    func configuration() throws -> ServerConfiguration {
+        ServerConfiguration(dataDirectory: try dataDirectory(), database: try databaseURL())
+    }
+
+    func openStore() async throws -> any ServerStore {
+        try await operatorAction { try await SatchelServerApp.openStore(try configuration()) }
     }
 }
 

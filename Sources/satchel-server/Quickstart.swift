@@ -21,7 +21,7 @@ struct Quickstart: AsyncParsableCommand {
     @Option(help: "The URL devices will use to reach the server.") var url = "http://127.0.0.1:8080"
 
     func run() async throws {
-        let store = try common.openStore()
+        let store = try await common.openStore()
         let space: SpaceID = "field-notes", user: UserID = "field"
         let now = nowMillis()
         if try await !store.allSpaces().contains(space) { try await store.createSpace(space, now: now) }

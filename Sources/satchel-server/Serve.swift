@@ -11,11 +11,14 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve devices over HTTP until SIGTERM or SIGINT.",
         discussion: """
             Serves on 127.0.0.1:8080 with the database in ./satchel-data unless told otherwise.
+            With --database (or SATCHEL_DATABASE_URL) it serves from PostgreSQL instead, and any
+            number of servers may share that database behind a load balancer.
             Settings come from flags, then SATCHEL_* environment variables, then the config file.
 
             Examples:
               satchel-server serve
               satchel-server serve --host 0.0.0.0 --port 9000 --data /var/lib/satchel
+              satchel-server serve --database postgres://satchel@db.internal:5432/satchel   # one of a cluster
               SATCHEL_PORT=0 satchel-server serve     # any free port; the line printed says which
               satchel-server serve --max-connections 4000 --idle-timeout-seconds 120
             """)
@@ -57,8 +60,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = ServerConfiguration()
-        configuration.dataDirectory = try common.dataDirectory()
+        var configuration = try common.configuration()
         configuration.host = try host ?? common.setting("host") ?? configuration.host
         if let p = try port ?? common.setting("port").flatMap(Int.init) { configuration.port = p }
         if let h = try heartbeatSeconds ?? common.setting("heartbeat-seconds").flatMap(Int.init) { configuration.heartbeat = .seconds(h) }
@@ -74,12 +76,13 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = level
         let json = common.json
         let host = configuration.host
-        let data = configuration.dataDirectory
+        let store = configuration.storeDescription
+        let data = configuration.database == nil ? configuration.dataDirectory : nil
         try await SatchelServerApp.run(configuration, logger: logger) { port in
             // Tests and scripts read this line (port 0 picks a free port).
             let line = json
-                ? #"{"listening": "http://\#(host):\#(port)", "data": "\#(data)"}"#
-                : "satchel-server listening on http://\(host):\(port) (data: \(data))"
+                ? #"{"listening": "http://\#(host):\#(port)", "\#(data == nil ? "database" : "data")": "\#(data ?? String(store.dropFirst("database: ".count)))"}"#
+                : "satchel-server listening on http://\(host):\(port) (\(store))"
             // Written straight to the file descriptor: a pipe reader sees it at once.
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }

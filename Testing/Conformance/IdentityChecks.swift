@@ -80,7 +80,7 @@ extension StoreConformance {
         try await expectThrows(.unknownDevice) { try await store.revoke("d-nope", now: 60) }
         // Noted last-seen times are written by the time the store closes.
         await store.close()
-                let reopened = try await db.open()
+        let reopened = try await db.open()
         try expect(try await reopened.device("d-1")?.lastSeenAt == 55)
         try expect(try await reopened.device("d-1")?.client == "satchel-cli/0.2")
         await reopened.close()

@@ -10,7 +10,76 @@ extension StoreConformance {
         check("concurrentPatchesOfOneRecordOnTwoObjectsLoseNothing", concurrentPatchesOfOneRecordOnTwoObjectsLoseNothing),
         check("aPullerLoopingWhileTwoObjectsCommitSkipsNothing", aPullerLoopingWhileTwoObjectsCommitSkipsNothing),
         check("aSnapshotReadPageByPageUnderWritesThenTheLogRebuildsTheSpace", aSnapshotReadPageByPageUnderWritesThenTheLogRebuildsTheSpace),
+        check("anEnrollmentCodeRedeemedAtOnceOnTwoObjectsWorksOnce", anEnrollmentCodeRedeemedAtOnceOnTwoObjectsWorksOnce),
+        check("aRevocationOnOneObjectRefusesTheTokenOnTheOther", aRevocationOnOneObjectRefusesTheTokenOnTheOther),
+        check("eachObjectsFeedHearsWhatTheOtherCommitted", eachObjectsFeedHearsWhatTheOtherCommitted),
     ]
+
+    @Sendable static func anEnrollmentCodeRedeemedAtOnceOnTwoObjectsWorksOnce(_ db: any ConformanceDatabase) async throws {
+        let a = try await seeded(db), b = try await db.open()
+        for round in 0..<5 {
+            let code = [UInt8(round), 7, 7]
+            try await a.createEnrollment(codeHash: code, user: "ana", label: nil, expiresAt: 1_000, now: 10)
+            async let first = outcome { try await a.redeemEnrollment(codeHash: code, device: DeviceID(unchecked: "a-\(round)"), label: nil, tokenHash: [1, UInt8(round)], client: nil, now: 20) }
+            async let second = outcome { try await b.redeemEnrollment(codeHash: code, device: DeviceID(unchecked: "b-\(round)"), label: nil, tokenHash: [2, UInt8(round)], client: nil, now: 20) }
+            let outcomes = await [first, second]
+            try expectEqual(outcomes.filter { (try? $0.get()) != nil }.count, 1, "a code must work once, round \(round)")
+            for case .failure(let error) in outcomes {
+                try expect((error as? StoreError)?.code == .enrollmentUsed, "the second redemption must be refused as used, not \(error)")
+            }
+        }
+        try expectEqual(try await a.devices(of: "ana").count, 5)
+        await a.close()
+        await b.close()
+    }
+
+    @Sendable static func aRevocationOnOneObjectRefusesTheTokenOnTheOther(_ db: any ConformanceDatabase) async throws {
+        let a = try await seeded(db), b = try await db.open()
+        try await a.createEnrollment(codeHash: [5], user: "ana", label: nil, expiresAt: 1_000, now: 10)
+        _ = try await a.redeemEnrollment(codeHash: [5], device: "d-1", label: nil, tokenHash: [6], client: nil, now: 20)
+        try expect(try await b.device(tokenHash: [6])?.revokedAt == nil)
+        try await a.revoke("d-1", now: 30)
+        try expectEqual(try await b.device(tokenHash: [6])?.revokedAt, 30, "the next lookup on any object sees the revocation")
+        try await b.disableUser("ana", now: 40)
+        try expectEqual(try await a.device(tokenHash: [6])?.userDisabled, true)
+        await a.close()
+        await b.close()
+    }
+
+    /// What one object commits reaches the other's feed (once its background services run):
+    /// how a server learns of pushes, revocations and compactions made through another.
+    @Sendable static func eachObjectsFeedHearsWhatTheOtherCommitted(_ db: any ConformanceDatabase) async throws {
+        let a = try await seeded(db), b = try await db.open()
+        let heard = b.feed.subscribe()
+        let tails = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for service in b.backgroundServices { group.addTask { try? await service.run() } }
+            }
+        }
+        defer { tails.cancel() }
+        var w = DeviceWriter("d-ana")
+        let results = try await a.push([w.createNote("n1"), w.createNote("n2")])
+        try await a.createEnrollment(codeHash: [5], user: "ana", label: nil, expiresAt: 1_000, now: 10)
+        _ = try await a.redeemEnrollment(codeHash: [5], device: "d-1", label: nil, tokenHash: [6], client: nil, now: 20)
+        try await a.revoke("d-1", now: 30)
+        var head: Version = 0, revoked = false
+        let deadline = ContinuousClock.now + .seconds(10)
+        var events = heard.makeAsyncIterator()
+        while head < results[1].version || !revoked {
+            guard ContinuousClock.now < deadline else {
+                throw ConformanceFailure(description: "the other object's feed heard head \(head) of \(results[1].version), revoked: \(revoked)")
+            }
+            switch await events.next() {
+            case .advanced("mission", let h, _)?: head = max(head, h)
+            case .revoked("d-1")?: revoked = true
+            case nil: throw ConformanceFailure(description: "the feed ended")
+            default: continue
+            }
+        }
+        tails.cancel()
+        await a.close()
+        await b.close()
+    }
 
     @Sendable static func theSameMutationPushedAtOnceOnTwoObjectsHasOneEffect(_ db: any ConformanceDatabase) async throws {
         let a = try await seeded(db), b = try await db.open()
@@ -161,6 +230,11 @@ extension StoreConformance {
         }
     }
 
+}
+
+/// What `body` returned or threw.
+func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
 }
 
 /// Set once, read from any task.

@@ -46,7 +46,7 @@ public struct ServerWorld: Sendable {
     /// Runs `body` on the data directory's store, opened as the operator commands open it (also
     /// while the server runs), and closes it whether `body` throws or not.
     public static func withStore<T: Sendable>(_ data: String, _ body: (any ServerStore) async throws -> T) async throws -> T {
-        let store = try SatchelServerApp.openStore(ServerConfiguration(dataDirectory: data))
+        let store = try await SatchelServerApp.openStore(ServerConfiguration(dataDirectory: data))
         do {
             let result = try await body(store)
             await store.close()

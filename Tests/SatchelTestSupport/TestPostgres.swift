@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import NIOPosix
+import PostgresNIO
+public import SatchelProtocol
+public import SatchelServerCore
+public import SatchelServerPostgres
+import Synchronization
+
+/// The throwaway PostgreSQL server `make test` starts (scripts/with-postgres.sh), and new,
+/// empty databases on it: one per test, so tests running at once never see each other's rows.
+public enum TestPostgres {
+    /// The server's `postgres` database, from SATCHEL_TEST_POSTGRES.
+    public static func serverURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["SATCHEL_TEST_POSTGRES"] else {
+            throw TestFailure("SATCHEL_TEST_POSTGRES is not set: run the suite with `make test`, or under scripts/with-postgres.sh")
+        }
+        return url
+    }
+
+    private static let counter = Atomic<Int>(0)
+
+    /// Creates a new database and returns its URL.
+    public static func createDatabase() async throws -> String {
+        let server = try PostgresLocation(url: serverURL())
+        let name = "satchel_\(ProcessInfo.processInfo.processIdentifier)_\(counter.add(1, ordering: .relaxed).newValue)_\(UInt32.random(in: 0 ... .max))"
+        let configuration = PostgresConnection.Configuration(
+            host: server.host, port: server.port, username: server.user, password: server.password, database: server.database, tls: .disable)
+        let logger = Logger(label: "satchel.test.postgres")
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+        return "postgres://\(server.user)@\(server.host):\(server.port)/\(name)?sslmode=disable"
+    }
+
+    /// A store object on the database at `url`: small pools (many tests run at once) and a
+    /// quick feed poll.
+    public static func open(_ url: String, clock: @escaping @Sendable () -> Timestamp = StoreDefaults.wallClock) async throws -> PostgresServerStore {
+        // The whole suite runs at once on two cores: opening (a migration is some thirty
+        // statements, each a hop through the busy cooperative pool) can take seconds.
+        let started = ContinuousClock.now
+        let store = try await PostgresServerStore.open(
+            PostgresLocation(url: url), clock: clock, maxConnections: 4, feedPollInterval: .milliseconds(200), connectWithin: .seconds(120))
+        let took = ContinuousClock.now - started
+        if took > .seconds(3) { print("opening a PostgreSQL store took \(took) (the machine is busy)") }
+        return store
+    }
+}
