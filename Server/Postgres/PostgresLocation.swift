@@ -71,6 +71,19 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         return parts.string ?? url
     }
 
+    /// One connection's configuration, for a first check that the database can be used.
+    var connectionConfiguration: PostgresConnection.Configuration {
+        PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: connectionTLS)
+    }
+
+    private var connectionTLS: PostgresConnection.Configuration.TLS {
+        switch tls {
+        case .disable: .disable
+        case .prefer: .prefer(try! .init(configuration: .makeClientConfiguration()))
+        case .require: .require(try! .init(configuration: .makeClientConfiguration()))
+        }
+    }
+
     /// The pool's configuration: at most `maxConnections` connections.
     func clientConfiguration(maxConnections: Int) -> PostgresClient.Configuration {
         let tlsMode: PostgresClient.Configuration.TLS = switch tls {

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import NIOPosix
 import PostgresNIO
 public import SatchelProtocol
 public import SatchelServerCore
@@ -45,6 +46,15 @@ public final class PostgresServerStore: ServerStore {
         maxConnections: Int = 8, feedPollInterval: Duration = .milliseconds(500), connectWithin: Duration = .seconds(15),
         logger: Logger = Logger(label: "satchel.postgres")
     ) async throws -> PostgresServerStore {
+        // One connection first: a refused connection, a wrong password or a missing database is
+        // reported at once, in the server's words (the pool would retry for ever).
+        do {
+            let probe = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: location.connectionConfiguration, id: 0, logger: logger)
+            try await probe.close()
+        } catch {
+            throw unavailable(error, at: location)
+        }
         let store = PostgresServerStore(location, schema: schema, clock: clock, maxConnections: maxConnections, feedPollInterval: feedPollInterval, logger: logger)
         do {
             try await store.within(connectWithin) {
@@ -53,7 +63,7 @@ public final class PostgresServerStore: ServerStore {
             }
         } catch {
             await store.close()
-            throw store.unavailable(error)
+            throw unavailable(error, at: location)
         }
         return store
     }
@@ -127,14 +137,13 @@ public final class PostgresServerStore: ServerStore {
         }
     }
 
-    /// What `open` reports when it could not use the database.
-    private func unavailable(_ error: any Error) -> any Error {
+    /// What `open` reports when it could not use the database: the server's reason (SQLSTATE
+    /// and message) or the connection's (refused, unreachable).
+    private static func unavailable(_ error: any Error, at location: PostgresLocation) -> any Error {
         if error is StoreError { return error }
-        if let error = error as? PSQLError {
-            let detail = error.sqlState != nil ? error.logDescription : "\(error.code)"
-            return StoreError(.databaseUnavailable, "cannot use PostgreSQL at \(location) (\(detail)); check that it runs, and the host, port, user and database in the URL")
-        }
-        return error
+        guard let error = error as? PSQLError else { return error }
+        let detail = error.sqlState != nil ? error.logDescription : error.underlying.map { "\($0)" } ?? "\(error.code)"
+        return StoreError(.databaseUnavailable, "cannot use PostgreSQL at \(location) (\(detail)); check that it runs, and the host, port, user, password (PGPASSWORD) and database in the URL")
     }
 
     // MARK: spaces, users, memberships

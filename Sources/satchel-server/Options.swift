@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SatchelServer
 import SatchelServerCore
 import SatchelServerSQLite
@@ -59,7 +60,11 @@ struct CommonOptions: ParsableArguments {
     }
 
     func openStore() async throws -> any ServerStore {
-        try await operatorAction { try await SatchelServerApp.openStore(try configuration()) }
+        // Operator commands print their results; the store's own notes (a migration) only
+        // from warnings up.
+        var logger = Logger(label: "satchel.store")
+        logger.logLevel = .warning
+        return try await operatorAction { try await SatchelServerApp.openStore(try configuration(), logger: logger) }
     }
 }
 

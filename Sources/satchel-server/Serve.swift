@@ -78,6 +78,10 @@ struct Serve: AsyncParsableCommand {
         let host = configuration.host
         let store = configuration.storeDescription
         let data = configuration.database == nil ? configuration.dataDirectory : nil
+        try await operatorAction { try await serve(configuration, logger: logger, json: json, host: host, store: store, data: data) }
+    }
+
+    private func serve(_ configuration: ServerConfiguration, logger: Logger, json: Bool, host: String, store: String, data: String?) async throws {
         try await SatchelServerApp.run(configuration, logger: logger) { port in
             // Tests and scripts read this line (port 0 picks a free port).
             let line = json
