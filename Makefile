@@ -40,7 +40,7 @@ run: deps
 bench: deps
 	$(SWIFT) build -c release --product satchel-bench
 	$$($(SWIFT) build -c release --show-bin-path)/satchel-bench codec
-	$$($(SWIFT) build -c release --show-bin-path)/satchel-bench all --out BENCHMARKS.md
+	./scripts/with-postgres.sh $$($(SWIFT) build -c release --show-bin-path)/satchel-bench all --out BENCHMARKS.md
 
 clean:
 	rm -rf .build

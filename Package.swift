@@ -178,8 +178,10 @@ let package = Package(
         .executableTarget(
             name: "satchel-bench",
             dependencies: [
-                "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelClient", "SatchelSQLite", "SatchelBriefing", "SatchelTesting",
+                "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelServerPostgres", "SatchelClient", "SatchelSQLite", "SatchelBriefing", "SatchelTesting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/satchel-bench",
             swiftSettings: strict),

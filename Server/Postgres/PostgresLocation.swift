@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOPosix
 import PostgresNIO
 import SatchelServerCore
 
@@ -69,6 +71,39 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         guard var parts = URLComponents(string: url), parts.password != nil else { return url }
         parts.password = "***"
         return parts.string ?? url
+    }
+
+    /// Creates the database `name` on this server (connecting to this location's database, such
+    /// as `postgres`) and returns its location: for tests and benchmarks that want a new one.
+    public func createDatabase(named name: String) async throws -> PostgresLocation {
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw StoreError(.invalidDatabaseURL, "database name '\(name)' must be letters, digits and _")
+        }
+        let logger = Logger(label: "satchel.postgres.admin")
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: connectionConfiguration, id: 0, logger: logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+        var created = self
+        created.database = name
+        return created
+    }
+
+    /// The location as a URL (with its password, if it has one in the URL form).
+    public var url: String {
+        var parts = URLComponents()
+        parts.scheme = "postgres"
+        parts.user = user
+        parts.host = host
+        parts.port = port
+        parts.path = "/" + database
+        if tls != .prefer { parts.queryItems = [URLQueryItem(name: "sslmode", value: tls.rawValue)] }
+        return parts.string ?? description
     }
 
     /// One connection's configuration, for a first check that the database can be used.

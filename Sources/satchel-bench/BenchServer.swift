@@ -24,15 +24,20 @@ final class BenchServer: @unchecked Sendable {
     /// The server's cache of compressed bootstrap pages (built in the background after start).
     let snapshots = SnapshotCache()
 
-    init(directory: String, seed: UInt64) {
-        configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory, heartbeat: .seconds(10))
+    /// A server on the SQLite store in `directory`, or on the PostgreSQL `database` when given.
+    init(directory: String, seed: UInt64, database: String? = nil) {
+        configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: directory, database: database, heartbeat: .seconds(10))
         rng = SplitMix64(seed: seed)
     }
 
     var databasePath: String { configuration.databasePath }
 
     /// Opens the server's store for setting up; close it before `start()`.
-    func openStore() async throws -> any ServerStore { try await SatchelServerApp.openStore(configuration) }
+    func openStore() async throws -> any ServerStore {
+        var logger = Logger(label: "satchel-bench-store")
+        logger.logLevel = .warning  // a migration's line would interleave with the report
+        return try await SatchelServerApp.openStore(configuration, logger: logger)
+    }
 
     /// Makes a device for `user` (creating the user if needed) with a fresh token: an
     /// enrollment code created and redeemed in the store, as `satchel-server enroll` and

@@ -26,6 +26,9 @@ struct Options: Sendable {
     var keep = false
     var quick = false
     var phases: [String] = Orchestrator.allPhases
+    /// The PostgreSQL server the pg- phases create databases on (else SATCHEL_BENCH_POSTGRES or
+    /// SATCHEL_TEST_POSTGRES, as scripts/with-postgres.sh sets it).
+    var postgres: String?
 
     mutating func makeQuick() {
         quick = true
@@ -75,7 +78,7 @@ extension Window {
 
 @MainActor
 final class Orchestrator {
-    nonisolated static let allPhases = ["push", "sync", "edit", "propagation", "concurrency", "growth", "search"]
+    nonisolated static let allPhases = ["push", "sync", "edit", "propagation", "concurrency", "growth", "search", "pg-push", "pg-sync", "pg-concurrency"]
 
     let options: Options
     let sampler = Sampler()
@@ -143,11 +146,22 @@ final class Orchestrator {
             case "concurrency": try await concurrency()
             case "growth": try await growth()
             case "search": try await search()
+            case "pg-push", "pg-sync", "pg-concurrency":
+                guard postgres != nil else {
+                    log("\(phase): no PostgreSQL server (make bench starts one; or --postgres URL), skipped")
+                    notes.append("The PostgreSQL phases did not run: no server was given.")
+                    continue
+                }
+                switch phase {
+                case "pg-push": try await postgresPush()
+                case "pg-sync": try await postgresSync()
+                default: try await postgresConcurrency()
+                }
             default: break
             }
         }
         sampler.stop()
-        let rank = Dictionary(uniqueKeysWithValues: ["push", "initial sync", "small edit", "propagation", "concurrency", "growth", "search"].enumerated().map { ($1, $0) })
+        let rank = Dictionary(uniqueKeysWithValues: ["push", "initial sync", "small edit", "propagation", "concurrency", "growth", "search", "pg push", "pg sync", "pg concurrency"].enumerated().map { ($1, $0) })
         rows = rows.enumerated().sorted { (rank[$0.element.phase] ?? 9, $0.offset) < (rank[$1.element.phase] ?? 9, $1.offset) }.map(\.element)
         let costRank = { (c: Cost) in ["push", "initial sync", "small edit", "propagation", "concurrency", "growth", "search"].firstIndex { c.phase.hasPrefix($0) } ?? 9 }
         costs = costs.enumerated().sorted { (costRank($0.element), $0.offset) < (costRank($1.element), $1.offset) }.map(\.element)

@@ -32,6 +32,7 @@ enum Worker {
         let e = JSONEncoder()
         switch job {
         case "push": result = try e.encode(try await push(d.decode(PushJob.Spec.self, from: spec)))
+        case "burst": result = try e.encode(try await burst(d.decode(BurstJob.Spec.self, from: spec)))
         case "sync": result = try e.encode(try await sync(d.decode(SyncJob.Spec.self, from: spec)))
         case "edit": result = try e.encode(try await edit(d.decode(EditJob.Spec.self, from: spec)))
         case "propagation": result = try e.encode(try await propagation(d.decode(PropagationJob.Spec.self, from: spec)))

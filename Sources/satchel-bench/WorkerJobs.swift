@@ -232,6 +232,8 @@ extension Worker {
     enum ConcurrencyJob {
         struct Spec: Codable {
             var url: String
+            /// Servers of one cluster: device i talks to `urls[i % count]` (nil: all to `url`).
+            var urls: [String]? = nil
             var devices: [Account]
             var spaces: [String]
             var solo: Account
@@ -270,7 +272,8 @@ extension Worker {
         let stats = TransportStats()
         var clients: [SatchelClient] = []
         for (i, account) in spec.devices.enumerated() {
-            clients.append(try await DeviceFactory.client(directory: spec.directory + "/device-\(i)", url: spec.url, account: account, stats: stats, ownPool: true))
+            let url = spec.urls.map { $0[i % $0.count] } ?? spec.url
+            clients.append(try await DeviceFactory.client(directory: spec.directory + "/device-\(i)", url: url, account: account, stats: stats, ownPool: true))
         }
         // Baseline: one device alone, same work.
         let soloStats = TransportStats()

@@ -9,7 +9,7 @@ import SatchelProtocol
 func usage() -> Never {
     FileHandle.standardError.write(Data("""
     usage: satchel-bench codec [--notes N] [--page N] [--seed N] [--quick]
-           satchel-bench all [--quick] [--seed N] [sizes] [--out FILE | --no-markdown] [--json FILE] [--keep]
+           satchel-bench all [--quick] [--seed N] [sizes] [--out FILE | --no-markdown] [--json FILE] [--keep] [--postgres URL]
            satchel-bench PHASE[,PHASE…] [the same flags]
 
     codec   encodes and decodes the same pages of notes as Satchel binary frames and as JSON,
@@ -19,7 +19,8 @@ func usage() -> Never {
             the same run; prints a table and writes BENCHMARKS.md.
 
     phases: push, sync (initial sync), edit (small edit), propagation, concurrency, growth,
-            search (runs sync first, for its device)
+            search (runs sync first, for its device); on PostgreSQL: pg-push, pg-sync,
+            pg-concurrency (one server and three on one database; skipped without a server)
 
     sizes (the defaults took 7–9 minutes in a release build on a busy 2-core machine; --quick: seconds):
       --notes N        push: notes one device pushes                     (20000; quick 500)
@@ -37,6 +38,8 @@ func usage() -> Never {
       --no-markdown    write no markdown
       --json FILE      the figures as JSON (for tests and comparing runs)
       --keep           keep the temporary data folders
+      --postgres URL   the PostgreSQL server the pg- phases create databases on (default
+                       SATCHEL_BENCH_POSTGRES, or SATCHEL_TEST_POSTGRES as make bench sets it)
 
     examples: satchel-bench codec --notes 20000 --page 500
               satchel-bench all
@@ -74,10 +77,14 @@ if let first = args.first, first == "all" || first.split(separator: ",").allSati
         case "--help", "-h": usage()
         case "--no-markdown": options.markdown = nil; continue
         case "--keep": options.keep = true; continue
-        case "--out", "--json":
+        case "--out", "--json", "--postgres":
             guard let value = args.first else { usage() }
             args.removeFirst()
-            if flag == "--out" { options.markdown = value } else { options.json = value }
+            switch flag {
+            case "--out": options.markdown = value
+            case "--json": options.json = value
+            default: options.postgres = value
+            }
             continue
         default: break
         }

@@ -1,7 +1,4 @@
 import Foundation
-import Logging
-import NIOPosix
-import PostgresNIO
 public import SatchelProtocol
 public import SatchelServerCore
 public import SatchelServerPostgres
@@ -22,21 +19,8 @@ public enum TestPostgres {
 
     /// Creates a new database and returns its URL.
     public static func createDatabase() async throws -> String {
-        let server = try PostgresLocation(url: serverURL())
         let name = "satchel_\(ProcessInfo.processInfo.processIdentifier)_\(counter.add(1, ordering: .relaxed).newValue)_\(UInt32.random(in: 0 ... .max))"
-        let configuration = PostgresConnection.Configuration(
-            host: server.host, port: server.port, username: server.user, password: server.password, database: server.database, tls: .disable)
-        let logger = Logger(label: "satchel.test.postgres")
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: logger)
-        do {
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        try await connection.close()
-        return "postgres://\(server.user)@\(server.host):\(server.port)/\(name)?sslmode=disable"
+        return try await PostgresLocation(url: serverURL()).createDatabase(named: name).url
     }
 
     /// A store object on the database at `url`: small pools (many tests run at once) and a
