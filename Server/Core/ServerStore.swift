@@ -236,16 +236,20 @@ public protocol DeviceActivityStore: Sendable {
     func resetRequested(device: DeviceID, space: SpaceID, clear: Bool) async throws -> Bool
 }
 
+/// A store that can say how much room it takes (the `satchel_store_bytes` metric).
+public protocol SizedStore: Sendable {
+    /// The store's size on disk, in bytes (PostgreSQL: the database's).
+    func sizeOnDisk() async throws -> Int64
+}
+
 /// Operations only a store kept in files offers (the embedded SQLite one): a consistent copy
-/// while serving, and its size. A database server has its own tools for these (`pg_dump`).
-public protocol FileBackedStore: Sendable {
+/// while serving. A database server has its own tools for it (`pg_dump`).
+public protocol FileBackedStore: SizedStore {
     /// The folder holding the store's files (named in the log line about a full disk).
     var directory: String { get }
     /// Writes a consistent copy of the whole store to `path` (which must not exist) while the
     /// store keeps serving.
     func backup(to path: String) async throws
-    /// The store's size on disk, in bytes.
-    func sizeOnDisk() async throws -> Int64
 }
 
 /// A backend's own error, as the server needs to read it: whether the disk is full (answered

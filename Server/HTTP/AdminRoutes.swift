@@ -42,7 +42,7 @@ enum AdminRoutes {
         routes.get("/metrics") { _, _ in
             service.metrics.gauges(
                 liveConnections: service.live.connectionCount,
-                storeBytes: try await (service.store as? any FileBackedStore)?.sizeOnDisk() ?? 0, snapshots: service.snapshots)
+                storeBytes: try await (service.store as? any SizedStore)?.sizeOnDisk() ?? 0, snapshots: service.snapshots)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: service.metrics.render())))

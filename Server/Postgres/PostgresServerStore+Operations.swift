@@ -196,3 +196,10 @@ extension PostgresServerStore {
         }
     }
 }
+
+extension PostgresServerStore: SizedStore {
+    /// The database's size as PostgreSQL counts it (tables, indexes, TOAST).
+    public func sizeOnDisk() async throws -> Int64 {
+        try await rows("SELECT pg_database_size(current_database())").first.map { try $0.decode(Int64.self) } ?? 0
+    }
+}
