@@ -6,7 +6,7 @@ public import SatchelProtocol
 /// Contract, for one push, all inside one transaction of the backend:
 /// - **The version lock.** Versions are allocated from `head`. The read of the head takes the
 ///   lock that hands versions out (SQLite: the write lock `BEGIN IMMEDIATE` takes; PostgreSQL:
-///   say, a row lock on a one-row head table or a transaction advisory lock) and holds it from
+///   the row lock `SELECT … FROM log_head FOR UPDATE` takes) and holds it from
 ///   that read until the commit, so no other writer allocates the same versions and versions
 ///   become visible in version order (`ChangeLogStore`: once a reader sees version v it sees
 ///   every version below v). Group commit holds it across every push of a batch.
@@ -21,7 +21,8 @@ public import SatchelProtocol
 ///
 /// The SQLite backend is synchronous: no `await` may sit inside its transaction, since an actor
 /// re-entered mid-transaction would interleave statements on its one connection. An
-/// asynchronous backend drives the same pure plan, awaiting only between its steps:
+/// asynchronous backend (`PostgresChangeLog`, which answers each kind of question of a read set
+/// with one statement) drives the same pure plan, awaiting only between its steps:
 ///
 ///     try await database.transaction { tx in                          // BEGIN
 ///         var reads = try await tx.read(LogReadRequest(mutations, asOperator: false)) // locks head

@@ -87,8 +87,8 @@ public struct EncodedPage: Sendable {
 }
 
 /// Everything the sync server keeps, split by concern so a backend states what it offers and a
-/// caller what it needs. SQLite (`SatchelServerSQLite`) and memory (`MemoryServerStore` in
-/// `SatchelTesting`) implement all three; each must pass the conformance suite in
+/// caller what it needs. SQLite (`SatchelServerSQLite`), PostgreSQL (`SatchelServerPostgres`)
+/// and memory (`MemoryServerStore` in `SatchelTesting`) implement all three; each must pass the conformance suite in
 /// `StoreConformance` (SatchelTesting, `Testing/Conformance`) unchanged. Times are passed in (milliseconds since 1970),
 /// so tests control them.
 ///
