@@ -1,7 +1,7 @@
 import Foundation
-import Logging
+public import Logging
 import NIOPosix
-import PostgresNIO
+public import PostgresNIO
 import SatchelServerCore
 
 /// Where a PostgreSQL database is, as an operator writes it:
@@ -80,8 +80,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
             throw StoreError(.invalidDatabaseURL, "database name '\(name)' must be letters, digits and _")
         }
         let logger = Logger(label: "satchel.postgres.admin")
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: connectionConfiguration, id: 0, logger: logger)
+        let connection = try await connect(logger: logger)
         do {
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         } catch {
@@ -104,6 +103,12 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         parts.path = "/" + database
         if tls != .prefer { parts.queryItems = [URLQueryItem(name: "sslmode", value: tls.rawValue)] }
         return parts.string ?? description
+    }
+
+    /// One connection of its own to the database (not pooled): for a check, an administrative
+    /// statement, a benchmark's baseline. Close it when done.
+    public func connect(logger: Logger) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: connectionConfiguration, id: 0, logger: logger)
     }
 
     /// One connection's configuration, for a first check that the database can be used.

@@ -1,6 +1,5 @@
 import Foundation
 public import Logging
-import NIOPosix
 import PostgresNIO
 public import SatchelProtocol
 public import SatchelServerCore
@@ -49,8 +48,7 @@ public final class PostgresServerStore: ServerStore {
         // One connection first: a refused connection, a wrong password or a missing database is
         // reported at once, in the server's words (the pool would retry for ever).
         do {
-            let probe = try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: location.connectionConfiguration, id: 0, logger: logger)
+            let probe = try await location.connect(logger: logger)
             try await probe.close()
         } catch {
             throw unavailable(error, at: location)

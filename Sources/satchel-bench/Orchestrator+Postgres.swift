@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOPosix
 import PostgresNIO
 import SatchelProtocol
 import SatchelServer
@@ -114,12 +113,8 @@ extension Orchestrator {
 
     /// Rows per second into a plain table of the note's columns, `count` rows, 500 per transaction.
     func plainInsertRate(_ url: String, count n: Int) async throws -> Double {
-        let location = try PostgresLocation(url: url)
         let logger = Logger(label: "satchel-bench.postgres")
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.next(),
-            configuration: PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user, password: location.password, database: location.database, tls: .disable),
-            id: 1, logger: logger)
+        let connection = try await PostgresLocation(url: url).connect(logger: logger)
         try await connection.query("CREATE TABLE notes (id text PRIMARY KEY, title text NOT NULL, body text, tags text, author text, created_at bigint, updated_at bigint)", logger: logger)
         var rng = SplitMix64(seed: options.seed ^ 0xBA5E)
         let rows = (0..<n).map { i in (RecordID.random(using: &rng).rawValue, factory.note(i)) }
@@ -157,12 +152,8 @@ extension Orchestrator {
         await store.close()
 
         // Baseline: the stored change blobs read straight from the database, in version order.
-        let location = try PostgresLocation(url: database)
         let logger = Logger(label: "satchel-bench.postgres")
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.next(),
-            configuration: PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user, password: location.password, database: location.database, tls: .disable),
-            id: 1, logger: logger)
+        let connection = try await PostgresLocation(url: database).connect(logger: logger)
         let t0 = monotonicNanos()
         var read = 0
         for try await _ in try await connection.query("SELECT data FROM changes WHERE space = 'bulk' ORDER BY version", logger: logger) { read += 1 }
