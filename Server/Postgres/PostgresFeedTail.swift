@@ -26,23 +26,26 @@ final class PostgresFeedTail: Service, Sendable {
 
     private let client: PostgresClient
     private let feed: ChangeFeed
-    private let position = Mutex(Position(version: 0, seq: 0))
+    private let position: Mutex<Position>
     private let wake = WakeSignal()
     let interval: Duration
     private let logger: Logger
 
-    init(client: PostgresClient, feed: ChangeFeed, interval: Duration, logger: Logger) {
+    init(client: PostgresClient, feed: ChangeFeed, from position: Position, interval: Duration, logger: Logger) {
         self.client = client
         self.feed = feed
+        self.position = Mutex(position)
         self.interval = interval
         self.logger = logger
     }
 
-    /// Starts from where the database is now: the tail publishes only what comes after.
-    func start() async throws {
-        guard let row = try await client.rows("SELECT (SELECT version FROM log_head), (SELECT seq FROM feed_head)", logger: logger).first else { return }
+    /// Where the database is now: a tail starts there, so it publishes only what comes after.
+    static func position(_ connection: PostgresConnection, logger: Logger) async throws -> Position {
+        guard let row = try await connection.rows("SELECT (SELECT version FROM log_head), (SELECT seq FROM feed_head)", logger: logger).first else {
+            return Position(version: 0, seq: 0)
+        }
         let (version, seq) = try row.decode((Int64, Int64).self)
-        position.withLock { $0 = Position(version: version, seq: seq) }
+        return Position(version: version, seq: seq)
     }
 
     func run() async throws {

@@ -149,17 +149,15 @@ enum PostgresSchema {
     /// Brings the database up to `latest`, once however many servers start together: under a
     /// session advisory lock, each pending migration in a transaction of its own with its
     /// recorded version. A database newer than this server is refused.
-    static func migrate(_ client: PostgresClient, logger: Logger, now: Int64) async throws {
-        try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
-            do {
-                try await migrateLocked(connection, logger: logger, now: now)
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
-                throw error
-            }
-            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+    static func migrate(_ connection: PostgresConnection, logger: Logger, now: Int64) async throws {
+        try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+        do {
+            try await migrateLocked(connection, logger: logger, now: now)
+        } catch {
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            throw error
         }
+        try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
     }
 
     /// The advisory lock's key: any fixed number, the same for every Satchel server.

@@ -22,6 +22,8 @@ import Synchronization
 public final class PostgresServerStore: ServerStore {
     let client: PostgresClient
     private let running: Task<Void, Never>
+    /// Ends when the task running the pool has started.
+    private let runStarted: AsyncStream<Void>
     let logger: Logger
     let schema: Schema
     /// Wall-clock milliseconds, stamped on changes for retention; injected so tests control it.
@@ -45,42 +47,54 @@ public final class PostgresServerStore: ServerStore {
         maxConnections: Int = 8, feedPollInterval: Duration = .milliseconds(500), connectWithin: Duration = .seconds(15),
         logger: Logger = Logger(label: "satchel.postgres")
     ) async throws -> PostgresServerStore {
-        // One connection first: a refused connection, a wrong password or a missing database is
-        // reported at once, in the server's words (the pool would retry for ever).
+        // One connection of its own first: a refused connection, a wrong password or a missing
+        // database is reported at once, in the server's words (the pool would retry for ever);
+        // on it the schema is brought up to date and the feed's starting point read, before the
+        // pool (whose `run()` starts in a task) is first asked for a connection.
+        let position: PostgresFeedTail.Position
         do {
-            let probe = try await location.connect(logger: logger)
-            try await probe.close()
-        } catch {
-            throw unavailable(error, at: location)
-        }
-        let store = PostgresServerStore(location, schema: schema, clock: clock, maxConnections: maxConnections, feedPollInterval: feedPollInterval, logger: logger)
-        do {
-            try await store.within(connectWithin) {
-                try await PostgresSchema.migrate(store.client, logger: logger, now: clock())
-                try await store.tail.start()
+            position = try await within(connectWithin, location) {
+                let first = try await location.connect(logger: logger)
+                do {
+                    try await PostgresSchema.migrate(first, logger: logger, now: clock())
+                    let position = try await PostgresFeedTail.position(first, logger: logger)
+                    try await first.close()
+                    return position
+                } catch {
+                    try? await first.close()
+                    throw error
+                }
             }
         } catch {
-            await store.close()
             throw unavailable(error, at: location)
         }
+        let store = PostgresServerStore(
+            location, schema: schema, clock: clock, maxConnections: maxConnections, feedPollInterval: feedPollInterval, position: position, logger: logger)
+        // The pool serves once its `run()` has begun (a lease before waits, and warns).
+        for await _ in store.runStarted {}
         return store
     }
 
     private init(
         _ location: PostgresLocation, schema: Schema, clock: @escaping @Sendable () -> Timestamp, maxConnections: Int,
-        feedPollInterval: Duration, logger: Logger
+        feedPollInterval: Duration, position: PostgresFeedTail.Position, logger: Logger
     ) {
         // The pool's own chatter (a connection attempt cancelled at close) only from warnings up.
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .warning)
         let client = PostgresClient(configuration: location.clientConfiguration(maxConnections: maxConnections), backgroundLogger: poolLogger)
         self.client = client
-        running = Task { await client.run() }
+        let (started, didStart) = AsyncStream<Void>.makeStream()
+        runStarted = started
+        running = Task {
+            didStart.finish()
+            await client.run()
+        }
         self.location = location
         self.schema = schema
         self.clock = clock
         self.logger = logger
-        tail = PostgresFeedTail(client: client, feed: feed, interval: feedPollInterval, logger: logger)
+        tail = PostgresFeedTail(client: client, feed: feed, from: position, interval: feedPollInterval, logger: logger)
         writer = PostgresWriter(client: client, schema: schema, clock: clock, logger: logger)
     }
 
@@ -121,17 +135,18 @@ public final class PostgresServerStore: ServerStore {
         return try await client.rows(query, logger: logger)
     }
 
-    /// `body`, or a failure once `limit` has passed: a database that cannot be reached makes the
-    /// pool retry for ever, and `open` must say so instead of waiting.
-    private func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { try await body(); return true }
-            group.addTask { try await Task.sleep(for: limit); return false }
-            let finished = try await group.next() ?? false
+    /// `body`, or a failure once `limit` has passed: a database that does not answer (a
+    /// firewall dropping packets) must make `open` say so instead of waiting.
+    private static func within<T: Sendable>(_ limit: Duration, _ location: PostgresLocation, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask { try await Task.sleep(for: limit); return nil }
+            let first = try await group.next() ?? nil
             group.cancelAll()
-            guard finished else {
+            guard let first else {
                 throw StoreError(.databaseUnavailable, "no answer from PostgreSQL at \(location) within \(limit); check that it runs, and the host, port, user and database in the URL")
             }
+            return first
         }
     }
 
