@@ -96,8 +96,8 @@ sat b sync >>"$tmp/b.log" 2>&1 || fail "device b's first sync failed"
 # Device c watches live: it syncs only when its WebSocket (through nginx) announces a change.
 "$bin/satchel" watch --json --heartbeat 1 --home "$tmp/c" >"$tmp/c-watch.out" 2>"$tmp/c-watch.log" &
 watchers+=($!)
-for _ in $(seq 300); do [ -s "$tmp/c-watch.out" ] && break; sleep 0.1; done
-[ -s "$tmp/c-watch.out" ] || fail "satchel watch made no first sync over its live connection within 30 s"
+for _ in $(seq 300); do grep -q '"ok": *true' "$tmp/c-watch.out" && break; sleep 0.1; done
+grep -q '"ok": *true' "$tmp/c-watch.out" || fail "satchel watch made no first sync over its live connection within 30 s"
 watch_lines=$(wc -l <"$tmp/c-watch.out")
 
 title="cluster check $RANDOM$RANDOM"
