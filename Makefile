@@ -3,7 +3,7 @@
 #   make run    install what is missing, then run the main job
 SWIFT ?= swift
 
-.PHONY: deps build test sim run bench clean
+.PHONY: deps build test sim run cluster check-cluster bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -34,6 +34,25 @@ run: deps
 	$$($(SWIFT) build --show-bin-path)/satchel-server briefing load Data/china-briefing.json --data $(DATA)
 	$$($(SWIFT) build --show-bin-path)/satchel-server quickstart --data $(DATA) --url http://127.0.0.1:$(PORT)
 	exec $$($(SWIFT) build --show-bin-path)/satchel-server serve --data $(DATA) --port $(PORT)
+
+# A cluster on one machine until Ctrl-C: PostgreSQL in $(CLUSTER)/postgres (kept between runs),
+# three servers on ports PORT+1..PORT+3 sharing it, nginx in front on PORT (WebSocket proxying
+# for live sync), the briefing loaded and a code for a first device printed. PostgreSQL listens
+# on PORT+4. `make cluster CLUSTER=/some/dir PORT=9000` changes where.
+CLUSTER ?= ./satchel-cluster
+cluster:
+	@./scripts/install-deps.sh nginx
+	$(SWIFT) build --product satchel-server
+	$(SWIFT) build --product satchel
+	CLUSTER_DIR=$(CLUSTER) PORT=$(PORT) SATCHEL_BIN=$$($(SWIFT) build --show-bin-path) ./scripts/cluster.sh
+
+# The cluster's smoke check (CI runs it): a cluster in a temporary folder on free ports, two
+# devices syncing through nginx, live sync, a server killed, then Ctrl-C leaving nothing behind.
+check-cluster:
+	@./scripts/install-deps.sh nginx
+	$(SWIFT) build --product satchel-server
+	$(SWIFT) build --product satchel
+	SATCHEL_BIN=$$($(SWIFT) build --show-bin-path) ./scripts/check-cluster.sh
 
 # Every benchmark phase against the real server and client, beside baselines from the same run;
 # writes BENCHMARKS.md (about ten minutes on 2 cores, plus a release build).

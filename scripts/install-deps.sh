@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the system packages Satchel builds against when they are missing.
+# Installs the system packages Satchel builds against when they are missing, and any named
+# as arguments (`scripts/install-deps.sh nginx`: `make cluster` needs it, nothing else does).
 # Runs apt-get only when something is missing, and only as root (or with sudo available).
 set -euo pipefail
 
 # faketime: the clock tests run the terminal client a year ahead. postgresql: the PostgreSQL
 # backend's tests start a throwaway server of their own (scripts/with-postgres.sh).
-packages=(libsqlite3-dev zlib1g-dev pkg-config faketime postgresql)
+packages=(libsqlite3-dev zlib1g-dev pkg-config faketime postgresql "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
