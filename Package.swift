@@ -205,6 +205,8 @@ let package = Package(
             name: "SatchelServerTests",
             dependencies: [
                 "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelServerPostgres", "SatchelProtocol", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting", "SatchelBriefing",
+                // Real devices for the cluster tests (ClusterTests).
+                "SatchelClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

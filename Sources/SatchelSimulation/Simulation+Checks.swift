@@ -127,22 +127,24 @@ extension Simulation {
         await pushAcknowledgedAgain()
     }
 
-    /// Every acknowledged write pushed again, through the server's front door: each must get the
-    /// answer it got the first time, and the log must not move.
+    /// Every acknowledged write pushed again, through every server's front door: each must get
+    /// the answer it got the first time, whichever server gave it, and the log must not move.
     mutating func pushAcknowledgedAgain() async {
         let before = (try? store.head(of: Self.space).head) ?? 0
-        for d in devices.indices {
-            let again = devices[d].answers.sorted(by: { $0.key < $1.key }).filter { $0.value.status != .rejected }.compactMap { devices[d].sent[$0.key] }
-            for batch in Self.batches(again, maxBytes: Self.limits.maxPushMutationBytes) {
-                let answer = await endpoints.answer(.push, authorization: "Bearer \(devices[d].token)",
-                                                    body: Frame.encode(.pushRequest(PushRequest(mutations: batch, reportAsWritten: true))))
-                guard case .pushResponse(let response)? = try? HTTPTransport.reply(status: answer.status, body: answer.frame, server: "sim") else {
-                    problem("exactly-once", "dev-\(d)'s acknowledged writes pushed again got HTTP \(answer.status) \(Self.summary(answer.frame))")
-                    continue
-                }
-                for result in response.results {
-                    guard let first = devices[d].answers[result.mutation], first != result else { continue }
-                    problem("exactly-once", "dev-\(d) was told \(result.mutation) was \(first.status.rawValue) at v\(first.version); pushed again it is \(result.status.rawValue) at v\(result.version)")
+        for server in servers {
+            for d in devices.indices {
+                let again = devices[d].answers.sorted(by: { $0.key < $1.key }).filter { $0.value.status != .rejected }.compactMap { devices[d].sent[$0.key] }
+                for batch in Self.batches(again, maxBytes: Self.limits.maxPushMutationBytes) {
+                    let answer = await server.endpoints.answer(.push, authorization: "Bearer \(devices[d].token)",
+                                                        body: Frame.encode(.pushRequest(PushRequest(mutations: batch, reportAsWritten: true))))
+                    guard case .pushResponse(let response)? = try? HTTPTransport.reply(status: answer.status, body: answer.frame, server: "sim") else {
+                        problem("exactly-once", "dev-\(d)'s acknowledged writes pushed again got HTTP \(answer.status) \(Self.summary(answer.frame))")
+                        continue
+                    }
+                    for result in response.results {
+                        guard let first = devices[d].answers[result.mutation], first != result else { continue }
+                        problem("exactly-once", "dev-\(d) was told \(result.mutation) was \(first.status.rawValue) at v\(first.version); pushed again it is \(result.status.rawValue) at v\(result.version)")
+                    }
                 }
             }
         }

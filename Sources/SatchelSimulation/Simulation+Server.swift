@@ -4,8 +4,9 @@ import SatchelServerCore
 import SatchelTesting
 
 /// The server side: provisioning through the real enrollment, requests served by the real
-/// endpoints, and what operators and failures do to it (compaction, the snapshot builder,
-/// re-bootstrap requests, briefing updates, crashes).
+/// endpoints of whichever server a request reaches, and what operators and failures do to them
+/// (compaction, the snapshot builder, re-bootstrap requests, briefing updates, crashes of one
+/// server while the others serve on).
 extension Simulation {
     /// The mission space (each device's user a writer) and the briefing (everyone reads), then
     /// every device enrolled with a one-time code, as `satchel join` does.
@@ -20,7 +21,7 @@ extension Simulation {
                 try store.setRole(.writer, user: user, space: Self.space)
                 let code = "SIM-\(d)-\(rng.int(1000...9999))"
                 try store.createEnrollment(codeHash: Credentials.hash(code: code), user: user, label: nil, expiresAt: now + 3_600_000, now: now)
-                let (info, token) = try await endpoints.service.enroll(code: code, label: "dev-\(d)", client: "satchel-sim", using: &rng)
+                let (info, token) = try await servers[pickServer()].endpoints.service.enroll(code: code, label: "dev-\(d)", client: "satchel-sim", using: &rng)
                 devices[d].id = info.id
                 devices[d].token = token
                 devices[d].replica = MemoryReplicaStorage(device: info.id)
@@ -30,31 +31,41 @@ extension Simulation {
         }
     }
 
-    /// A request reaches the server. It may crash on it, before or after applying it: either
-    /// way the answer is lost, and what it acknowledged before must still be there after.
+    /// A request reaches one of the servers, at random: a device's hello, pushes and pulls, and
+    /// a retry of a push whose answer was lost, may each reach a different one. The server may
+    /// crash on it, before or after applying it: either way the answer is lost, and what any
+    /// server acknowledged before must still be there after.
     mutating func serve(_ envelope: Envelope) async {
         let d = envelope.device
+        let s = pickServer()
         let crash = faultsActive && rng.chance(profile.serverCrash)
         let crashFirst = crash && rng.chance(0.5)
-        if crashFirst { return await restartServer("before answering dev-\(d)'s \(envelope.route.rawValue)") }
-        let answer = await endpoints.answer(envelope.route, authorization: "Bearer \(devices[d].token)", features: envelope.features, body: envelope.bytes)
+        if crashFirst { return await restartServer(s, "before answering dev-\(d)'s \(envelope.route.rawValue)") }
+        report.requestsPerServer[s, default: 0] += 1
+        let answer = await servers[s].endpoints.answer(envelope.route, authorization: "Bearer \(devices[d].token)", features: envelope.features, body: envelope.bytes)
         await checkAcknowledged()
-        if crash { return await restartServer("after applying dev-\(d)'s \(envelope.route.rawValue), before answering") }
-        trace("server answers dev-\(d) #\(envelope.exchange): HTTP \(answer.status) \(Self.summary(answer.frame))")
+        if crash { return await restartServer(s, "after applying dev-\(d)'s \(envelope.route.rawValue), before answering") }
+        let server = name(s)
+        trace("\(server) answers dev-\(d) #\(envelope.exchange): HTTP \(answer.status) \(Self.summary(answer.frame))")
         let features = answer.status == 200 ? SyncEndpoints.featureList : []
         transmit(Envelope(device: d, session: envelope.session, exchange: envelope.exchange, toServer: false, route: envelope.route,
                           bytes: answer.frame, status: answer.status, features: features))
     }
 
-    /// The server process dies and starts again over the same store: its clock, snapshot cache
-    /// and live hub start empty. Nothing a push acknowledged may be lost.
-    mutating func restartServer(_ when: String) async {
+    /// Server `s`'s process dies and starts again over its store object: its clock, snapshot
+    /// cache and live hub start empty; the other servers never stop. Nothing a push
+    /// acknowledged may be lost.
+    mutating func restartServer(_ s: Int, _ when: String) async {
         report.serverCrashes += 1
-        trace("the server crashes \(when) and restarts")
-        store.close()
-        endpoints = Self.boot(store.reopen(), clock: clock, snapshotPageSize: rng.int(2...6))
+        let server = name(s)
+        trace("\(server) crashes \(when) and restarts")
+        servers[s].restart(snapshotPageSize: rng.int(2...6), clock: clock)
         await checkAcknowledged()
     }
+
+    /// How the trace names server `s`: "server" when there is one, as before there were more.
+    func name(_ s: Int) -> String { Self.name(s, of: servers.count) }
+    static func name(_ s: Int, of count: Int) -> String { count == 1 ? "server" : "server-\(s)" }
 
     /// The per-step checker: every write a device was told is stored keeps its answer (nothing
     /// acknowledged lost, nothing applied twice), and its record is still there (merged into,
@@ -100,11 +111,12 @@ extension Simulation {
         await checkAcknowledged()
     }
 
-    /// The snapshot builder runs (the server runs it once writes pause).
+    /// The snapshot builder of one server runs (a server runs its own once writes pause).
     mutating func buildSnapshots() async {
+        let server = servers[pickServer()]
         do {
-            let snapshots = endpoints.service.snapshots
-            try await snapshots.extend(Self.space, store: store)
+            let snapshots = server.endpoints.service.snapshots
+            try await snapshots.extend(Self.space, store: server.store)
             report.snapshotBuilds += 1
             let cached = snapshots.cachedRecords(Self.space)
             trace("the snapshot cache holds \(cached) records of \(Self.space)")

@@ -46,7 +46,7 @@ extension Simulation {
                 devices[d].session = nil
                 devices[d].waiting = nil
             }
-            if configuration.crashes && rng.chance(profile.serverCrash / 4) { await restartServer("between requests") }
+            if configuration.crashes && rng.chance(profile.serverCrash / 4) { await restartServer(pickServer(), "between requests") }
             if configuration.adversity && rng.chance(0.05) { await adversity(rng.int(0...devices.count - 1)) }
         }
     }
@@ -100,7 +100,7 @@ extension Simulation {
                      key: RecordKey(space: Self.space, collection: .notes, record: RecordID.random(using: &rng)), baseVersion: 0,
                      operation: .create, changes: ["title": .set(.string("forged"))])
         }
-        let answer = await endpoints.answer(.push, authorization: "Bearer \(devices[d].token)", body: Frame.encode(.pushRequest(PushRequest(mutations: forged))))
+        let answer = await servers[pickServer()].endpoints.answer(.push, authorization: "Bearer \(devices[d].token)", body: Frame.encode(.pushRequest(PushRequest(mutations: forged))))
         guard case .pushResponse(let response)? = try? HTTPTransport.reply(status: answer.status, body: answer.frame, server: "sim") else {
             return problem("server", "a replayed push got no push answer (HTTP \(answer.status))")
         }

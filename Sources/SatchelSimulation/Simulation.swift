@@ -1,13 +1,14 @@
 import Synchronization
-import Logging
 import SatchelClient
 import SatchelProtocol
 import SatchelServerCore
 import SatchelTesting
 
-/// A deterministic simulation of Satchel sync running the code we ship: the server is
-/// `SyncService` over a `MemoryServerStore` behind the same request handling as the HTTP routes
-/// (`SyncEndpoints`), and each device runs `SyncSession` (the state machine `SatchelClient.sync`
+/// A deterministic simulation of Satchel sync running the code we ship: the server is two
+/// server processes sharing one database, each `SyncService` over a `MemoryServerStore` object of
+/// its own on the shared data, behind the same request handling as the HTTP routes
+/// (`SyncEndpoints`); every request reaches one of them at random, as behind a load balancer.
+/// Each device runs `SyncSession` (the state machine `SatchelClient.sync`
 /// drives) over `MemoryReplicaStorage`, with answers read as `HTTPTransport` reads them. Between
 /// them a simulated network drops, delays (so reorders), duplicates and partitions; devices and
 /// the server crash at seeded moments. One discrete-event loop and one seed drive everything.
@@ -37,9 +38,12 @@ public struct Simulation: Sendable {
     var report: SimulationReport
     /// The simulated time as the server reads it (its store and service take a clock).
     let clock = SimulationClock(Simulation.epoch)
+    /// The database as operators' commands and the checks see it: a store object of its own,
+    /// beside the servers' (as `satchel-server compact --database` opens its own connection).
     let store: MemoryServerStore
-    /// The server process: rebuilt over the same store when it crashes.
-    var endpoints: SyncEndpoints
+    /// The server processes, each over its own store object on `store`'s data; one crashes and
+    /// is rebuilt alone, the others serving on.
+    var servers: [SimulatedServer] = []
     var devices: [SimulatedDevice] = []
     var queue = EventQueue()
     var now: Int64 = Simulation.epoch {
@@ -73,7 +77,9 @@ public struct Simulation: Sendable {
         self.report = SimulationReport(seed: seed)
         self.faultsActive = configuration.faults
         store = MemoryServerStore(clock: clock.read)
-        endpoints = Self.boot(store, clock: clock, snapshotPageSize: 4)
+        servers = (0..<max(1, configuration.servers)).map { _ in
+            SimulatedServer(store: MemoryServerStore(sharing: store), snapshotPageSize: 4, clock: clock)
+        }
         let count = rng.int(configuration.deviceCount)
         let skew = rng.chance(0.2) ? max(0, configuration.maxClockSkewMillis) : min(2_000, max(0, configuration.maxClockSkewMillis))
         devices = (0..<count).map { SimulatedDevice(index: $0, skewMillis: rng.millis(-skew...skew)) }
@@ -95,12 +101,10 @@ public struct Simulation: Sendable {
     /// bytes, and one a little longer fits none.
     static let limits = Limits(maxRequestBytes: 32 << 10, maxPayloadBytes: 64 << 10)
 
-    /// A server process over `store`: the service with its own clock, snapshot cache and live hub.
-    static func boot(_ store: MemoryServerStore, clock: SimulationClock, snapshotPageSize: Int) -> SyncEndpoints {
-        let service = SyncService(
-            store: store, limits: limits, snapshots: SnapshotCache(pageSize: snapshotPageSize),
-            logger: Logger(label: "satchel-sim", factory: { _ in SwiftLogNoOpLogHandler() }), now: clock.read)
-        return SyncEndpoints(service: service)
+    /// The server a request (or a server process's own work) goes to: one at random, seeded.
+    /// With one server no number is drawn, so its runs are those of a single-server simulation.
+    mutating func pickServer() -> Int {
+        servers.count == 1 ? 0 : rng.int(0...(servers.count - 1))
     }
 
     /// Runs one seed: provisioning, workload, heal, checks. Never traps on a wrong outcome:

@@ -3,6 +3,9 @@
 public struct SimulationConfiguration: Hashable, Sendable {
     /// How many devices share the space.
     public var deviceCount: ClosedRange<Int> = 3...5
+    /// How many server processes share the database (each a `SyncService` over its own store
+    /// object); every request reaches one at random. 1 runs the single-server simulation.
+    public var servers = 2
     /// Workload steps before the network heals.
     public var steps: ClosedRange<Int> = 40...120
     /// How many shared note ids devices create on purpose, so they collide on the same records.

@@ -89,6 +89,8 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
     public var resets = 0
     public var gaps = 0
     public var healRounds = 0
+    /// Requests each server answered (by its index; one server: all at 0).
+    public var requestsPerServer: [Int: Int] = [:]
     public var serverHead: Int64 = 0
     /// Simulated milliseconds from the start to quiescence.
     public var elapsedMillis: Int64 = 0
@@ -105,7 +107,8 @@ public struct SimulationReport: Hashable, Sendable, CustomStringConvertible {
             "  writes \(writes) (creates \(creates), shared \(sharedCreates), patches \(patches), deletes \(deletes), conflict deletes \(conflictDeletes), too long for any push \(oversizedWrites) set aside, \(refusedAtWrite) refused at once)",
             "  network: sent \(messagesSent), dropped \(dropped), duplicated \(duplicated), delayed \(delayed), reordered \(reordered), partitions \(partitions) (lost \(partitionDrops)), timeouts \(timeouts), stale answers \(staleAnswers)",
             "  sync: \(syncs) syncs (\(finishedSyncs) finished, \(failedSyncs) failed, \(clockWaits) waiting for the clock), \(pushes) pushes (\(repushedMutations) mutations re-pushed), \(pulls) pulls (\(pullsOmittingOwn) leaving out own writes), merged \(merged), conflict results \(conflictResults), conflict records \(conflictRecords), resends \(resends), compactions \(compactions), cursor expired \(cursorExpired), resets \(resets), gaps \(gaps), heal rounds \(healRounds)",
-            "  crashes: devices \(deviceCrashes), server \(serverCrashes); operators: snapshot builds \(snapshotBuilds), re-bootstrap requests \(operatorResets), briefing updates \(briefingUpdates)",
+            "  requests answered per server: \(requestsPerServer.sorted { $0.key < $1.key }.map { "\($0.value)" }.joined(separator: ", "))",
+            "  crashes: devices \(deviceCrashes), servers \(serverCrashes); operators: snapshot builds \(snapshotBuilds), re-bootstrap requests \(operatorResets), briefing updates \(briefingUpdates)",
             "  adversity: restores \(restores) (recovered \(restoreRecoveries)), wrong dates \(wrongDates) (writes stamped again \(restamped)), replayed ids refused \(replayedIDsRefused)",
         ]
         if problems.isEmpty {

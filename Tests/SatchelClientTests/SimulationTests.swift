@@ -3,7 +3,8 @@ import SatchelSimulation
 import Testing
 
 /// The deterministic simulation (`SatchelSimulation`): devices running `SyncSession` (the client's
-/// shipped sync) against `SyncService` over a `MemoryServerStore`, on a network that drops,
+/// shipped sync) against two `SyncService`s, each over its own `MemoryServerStore` object on one
+/// shared store and each request reaching either at random, on a network that drops,
 /// delays, duplicates and partitions, with devices and the server crashing.
 ///
 /// Replay one seed with its full event trace:
@@ -94,6 +95,7 @@ import Testing
             total.wrongDates += r.wrongDates
             total.restamped += r.restamped
             total.replayedIDsRefused += r.replayedIDsRefused
+            total.requestsPerServer.merge(r.requestsPerServer, uniquingKeysWith: +)
         }
         print("totals over seeds 1...200:\n\(total)")
         #expect(total.writes > 0 && total.patches > 0 && total.deletes > 0 && total.sharedCreates > 0)
@@ -115,6 +117,8 @@ import Testing
         #expect(total.restores > 0 && total.restoreRecoveries > 0, "no device was restored from a backup and recovered")
         #expect(total.wrongDates > 0 && total.restamped > 0, "no write was stamped again after a wrong date")
         #expect(total.replayedIDsRefused > 0, "no device replayed another's mutation ids")
+        // Two servers share the store, and requests reach both.
+        #expect(total.requestsPerServer.count == 2 && total.requestsPerServer.values.allSatisfy { $0 > 0 }, "\(total.requestsPerServer)")
     }
 
     @Test func aSeedReplaysIdentically() async {
