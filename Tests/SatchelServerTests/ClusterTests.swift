@@ -115,14 +115,15 @@ import Testing
             if let m = change.mutation { byMutation[m, default: []].append(change) }
         }
         #expect(byMutation.values.allSatisfy { $0.count == 1 }, "mutations applied twice: \(byMutation.filter { $0.value.count > 1 }.keys.prefix(5))")
-        // A merge that changes nothing (an edit that lost to a newer value everywhere) is
+        // A merge that changes nothing (an edit that lost to a newer value everywhere, or a patch
+        // setting what the record already holds, answered `applied`) is
         // answered with the record's version and logs no change of its own: that is the only
         // way an acknowledged mutation may be missing from the log.
         let notesAt = Dictionary(log.filter { $0.key.collection == .notes }.map { ($0.version, $0) }, uniquingKeysWith: { a, _ in a })
         var unchanged = 0
         for (id, result) in acknowledged {
             let changes = byMutation[id] ?? []
-            if changes.isEmpty && result.status != .applied && notesAt[result.version] != nil {
+            if changes.isEmpty && result.status != .rejected && notesAt[result.version] != nil {
                 unchanged += 1
                 continue
             }
