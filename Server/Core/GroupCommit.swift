@@ -65,6 +65,23 @@ public struct Bookkeeping: Sendable {
         seen[device] = Seen(client: client ?? earlier?.client, at: max(now, earlier?.at ?? now))
     }
 
+    /// Takes every note out, for a backend whose write of them may interleave with another
+    /// (PostgreSQL's is asynchronous): each note is then written once. `putBack` on failure.
+    public mutating func takeAll() -> Bookkeeping {
+        let taken = self
+        self = Bookkeeping()
+        return taken
+    }
+
+    /// Returns notes taken by `takeAll` whose write failed, merged with those noted since.
+    public mutating func putBack(_ taken: Bookkeeping) {
+        cursors = taken.cursors + cursors
+        for (device, note) in taken.seen {
+            let later = seen[device]
+            seen[device] = Seen(client: later?.client ?? note.client, at: max(later?.at ?? note.at, note.at))
+        }
+    }
+
     /// Forgets what `written` (an earlier copy of this) held and was written since: notes are
     /// appended, and a device seen again since keeps its newer note.
     public mutating func remove(written: Bookkeeping) {

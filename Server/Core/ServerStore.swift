@@ -312,8 +312,6 @@ public struct StoreError: CodedError, Hashable {
         public static let schemaTooNew = Code(rawValue: "schema_too_new")
         public static let invalidDatabaseURL = Code(rawValue: "invalid_database_url")
         public static let databaseUnavailable = Code(rawValue: "database_unavailable")
-        /// The operation needs something this backend does not offer (a file copy of PostgreSQL).
-        public static let notOnThisBackend = Code(rawValue: "not_on_this_backend")
     }
 
     public let code: Code

@@ -93,7 +93,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         return created
     }
 
-    /// The location as a URL (with its password, if it has one in the URL form).
+    /// The location as a URL, without its password (give that in PGPASSWORD).
     public var url: String {
         var parts = URLComponents()
         parts.scheme = "postgres"

@@ -16,10 +16,21 @@ extension PostgresServerStore {
     public func flushActivity() async throws { try await writeBookkeeping() }
 
     /// Writes the bookkeeping noted since the last write, in one transaction, rows in key order
-    /// so two servers writing the same devices' rows never deadlock.
+    /// so two servers writing the same devices' rows never deadlock. The notes are taken out
+    /// first: the activity flush and an operator's read may write at once, and each note must be
+    /// written by one of them (SQLite's actor runs its writes one at a time; this is async).
     func writeBookkeeping() async throws {
-        let pending = bookkeeping.withLock { $0 }
+        let pending = bookkeeping.withLock { $0.takeAll() }
         guard !pending.cursors.isEmpty || !pending.seen.isEmpty else { return }
+        do {
+            try await write(pending)
+        } catch {
+            bookkeeping.withLock { $0.putBack(pending) }
+            throw error
+        }
+    }
+
+    private func write(_ pending: Bookkeeping) async throws {
         // The latest mark per device and space: a page of marks becomes one row each.
         var latest: [String: PullMark] = [:]
         for mark in pending.cursors { latest["\(mark.device.rawValue)\u{0}\(mark.space.rawValue)"] = mark }
@@ -44,7 +55,6 @@ extension PostgresServerStore {
                     """, logger: logger)
             }
         }
-        bookkeeping.withLock { $0.remove(written: pending) }
     }
 
     public func recordRejections(_ results: [MutationResult], device: DeviceID, now: Timestamp) async throws {

@@ -13,7 +13,33 @@ extension StoreConformance {
         check("anEnrollmentCodeRedeemedAtOnceOnTwoObjectsWorksOnce", anEnrollmentCodeRedeemedAtOnceOnTwoObjectsWorksOnce),
         check("aRevocationOnOneObjectRefusesTheTokenOnTheOther", aRevocationOnOneObjectRefusesTheTokenOnTheOther),
         check("eachObjectsFeedHearsWhatTheOtherCommitted", eachObjectsFeedHearsWhatTheOtherCommitted),
+        check("overlappingActivityFlushesLoseNoNote", overlappingActivityFlushesLoseNoNote),
     ]
+
+    /// The activity flush and an operator's read write bookkeeping at once (on a backend whose
+    /// writes interleave): every note is written, the latest one wins, nothing fails.
+    @Sendable static func overlappingActivityFlushesLoseNoNote(_ db: any ConformanceDatabase) async throws {
+        let a = try await seeded(db)
+        try await a.createEnrollment(codeHash: [5], user: "ana", label: nil, expiresAt: 1_000, now: 10)
+        _ = try await a.redeemEnrollment(codeHash: [5], device: "d-1", label: nil, tokenHash: [6], client: nil, now: 20)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for round in 1...20 {
+                try await a.recordPull(device: "d-1", space: "mission", cursor: Version(round), now: 100 + Int64(round))
+                try await a.touch("d-1", client: "c/\(round)", now: 100 + Int64(round))
+                group.addTask { try await a.flushActivity() }
+                group.addTask { _ = try await a.activity(of: "d-1") }
+            }
+            try await group.waitForAll()
+        }
+        try await a.flushActivity()
+        let mission = try await a.activity(of: "d-1").spaces.first { $0.space == "mission" }
+        try expectEqual(mission?.cursor, 20)
+        try expectEqual(try await a.device("d-1")?.lastSeenAt, 120)
+        await a.close()
+        let reopened = try await db.open()
+        try expectEqual(try await reopened.device("d-1")?.client, "c/20")
+        await reopened.close()
+    }
 
     @Sendable static func anEnrollmentCodeRedeemedAtOnceOnTwoObjectsWorksOnce(_ db: any ConformanceDatabase) async throws {
         let a = try await seeded(db), b = try await db.open()

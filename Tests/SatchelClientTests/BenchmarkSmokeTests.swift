@@ -65,7 +65,14 @@ import Testing
         #expect(value("growth.smallSeconds") > 0 && value("growth.bigSeconds") > 0)
         #expect(value("search.notes") > 0 && value("search.medianSeconds") > 0 && value("search.hits") > 0)
         // Every phase reported, and the markdown says where and how it ran.
-        #expect(Set(result.rows.map(\.phase)) == ["push", "initial sync", "small edit", "propagation", "concurrency", "growth", "search"])
+        // The PostgreSQL phases run on the suite's throwaway server (scripts/with-postgres.sh).
+        #expect(value("pg.push.notesPerSecond") > 0 && value("pg.push.rawNotesPerSecond") > 0)
+        #expect(value("pg.push.threeOnOneNotesPerSecond") > 0 && value("pg.push.threeOnThreeNotesPerSecond") > 0)
+        #expect(value("pg.sync.transferNotesPerSecond") > 0 && value("pg.sync.threeOnThreeNotesPerSecond") > 0)
+        #expect(value("pg.concurrency.1.lost") == 0 && value("pg.concurrency.3.lost") == 0)
+        #expect(Set(result.rows.map(\.phase)) == [
+            "push", "initial sync", "small edit", "propagation", "concurrency", "growth", "search", "pg push", "pg sync", "pg concurrency",
+        ])
         let md = try String(contentsOfFile: markdown, encoding: .utf8)
         #expect(md.contains("## Figures") && md.contains("uname -a") && md.contains("satchel-bench all --quick"))
     }
