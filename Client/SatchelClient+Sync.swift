@@ -102,6 +102,14 @@ extension SatchelClient {
     /// Live mode until cancelled: holds the live connection, syncs once the server greets it
     /// (so a change made meanwhile is announced, not missed), then syncs whenever the server says
     /// a space advanced. The decisions (a dead link, the backoff, when to stop) are `LiveSession`'s.
+    /// How often `watch` looks for local writes to send.
+    static let localWritePoll: Duration = .milliseconds(250)
+
+    /// The newest outbox entry's number (0 for none): it moves with every local write.
+    func lastLocalWrite() throws -> Int64 {
+        try storage.db.query("SELECT coalesce(max(seq), 0) FROM outbox") { $0.int64(at: 0) }[0]
+    }
+
     public func watch(heartbeat: Duration = .seconds(10), onSync: @escaping @Sendable (Result<SyncReport, any Error>) -> Void) async throws {
         let live = LiveState(LiveSession(heartbeatMillis: heartbeat.milliseconds))
         var rng = SystemRandomNumberGenerator()
@@ -133,6 +141,28 @@ extension SatchelClient {
                         while true {
                             try await Task.sleep(for: heartbeat)
                             if await live.isDead() { throw TransportError(.offline, "the live connection went quiet; reconnecting") }
+                        }
+                    }
+                    group.addTask {
+                        // Writes made while watching (this app, or `satchel note add` in another
+                        // terminal on the same store) go out within a second: nothing on the live
+                        // connection announces them, so the store's outbox is looked at.
+                        var seen = try await self.lastLocalWrite()
+                        while true {
+                            try await Task.sleep(for: Self.localWritePoll)
+                            let mark = try await self.lastLocalWrite()
+                            guard mark != seen else { continue }
+                            seen = mark
+                            guard try await self.status().pending > 0 else { continue }
+                            await live.sync(running: true)
+                            do {
+                                let report = try await self.sync(progress: { _ in })
+                                await live.sync(running: false)
+                                onSync(.success(report))
+                            } catch {
+                                await live.sync(running: false)
+                                throw error
+                            }
                         }
                     }
                     try await group.next()

@@ -147,6 +147,7 @@ public actor SatchelClient {
     public func createNote(space: SpaceID? = nil, title: String, body: String = "", tags: [String] = [], links: [RecordID] = []) throws -> RecordKey {
         var rng = SystemRandomNumberGenerator()
         let key = RecordKey(space: try space ?? defaultSpace(), collection: .notes, record: .random(using: &rng))
+        try checkWritable(key.space)
         let t = now()
         var values: [FieldName: Value] = ["title": .string(title), "body": .text(body), "createdAt": .timestamp(t), "updatedAt": .timestamp(t)]
         if !tags.isEmpty { values["tags"] = .set(tags) }
@@ -159,6 +160,7 @@ public actor SatchelClient {
     /// Changes the given fields of a note (nil leaves a field as it is).
     public func updateNote(_ key: RecordKey, title: String? = nil, body: String? = nil, tags: [String]? = nil, links: [RecordID]? = nil) throws {
         guard try storage.record(key)?.view != nil else { throw ClientError.notFound("note \(key.record)") }
+        try checkWritable(key.space)
         var values: [FieldName: Value] = ["updatedAt": .timestamp(now())]
         if let title { values["title"] = .string(title) }
         if let body { values["body"] = .text(body) }
@@ -170,6 +172,7 @@ public actor SatchelClient {
     /// Deletes a note.
     public func deleteNote(_ key: RecordKey) throws {
         guard try storage.record(key)?.view != nil else { throw ClientError.notFound("note \(key.record)") }
+        try checkWritable(key.space)
         try storage.write(.delete, key, physicalMillis: now(), maxBytes: try maxWriteBytes())
     }
 
@@ -184,11 +187,12 @@ public actor SatchelClient {
     /// A record as the device holds it.
     public func record(_ key: RecordKey) throws -> LocalRecord? { try storage.record(key) }
 
-    /// Finds a visible record by its id, or an unambiguous prefix of it (at least 4 characters).
-    public func find(_ id: String) throws -> RecordKey {
+    /// Finds a visible record by its id, or an unambiguous prefix of it (at least 4 characters);
+    /// with `deleted`, one the device holds deleted instead (to restore it).
+    public func find(_ id: String, deleted: Bool = false) throws -> RecordKey {
         let matches = try storage.db.query(
-            "SELECT space, collection, record FROM records WHERE view IS NOT NULL AND (record = ? OR (length(?) >= 4 AND record LIKE ? || '%')) LIMIT 3",
-            id, id, id
+            "SELECT space, collection, record FROM records WHERE (view IS NOT NULL) = ? AND (record = ? OR (length(?) >= 4 AND record LIKE ? || '%')) LIMIT 3",
+            deleted ? 0 : 1, id, id, id
         ) { RecordKey(space: SpaceID(unchecked: $0.string(at: 0)), collection: Name(stringLiteral: $0.string(at: 1)), record: RecordID(unchecked: $0.string(at: 2))) }
         if let exact = matches.first(where: { $0.record.rawValue == id }) { return exact }
         guard matches.count == 1 else {

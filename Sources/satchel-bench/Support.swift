@@ -42,14 +42,11 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 
 func median(_ values: [Double]) -> Double { percentile(values, 50) }
 
-/// Resident memory now, in KiB, from /proc/self/statm: one small read, cheap enough to sample
-/// every 10 ms without showing up in the server's CPU time.
-func residentKiB() -> Int {
-    let fd = open("/proc/self/statm", O_RDONLY)
-    guard fd >= 0 else { return 0 }
-    defer { close(fd) }
+/// Resident memory now, in KiB, from /proc/self/statm. The sampler keeps the file open and
+/// rereads it (`pread` at 0): opening it every 10 ms was 2% of the server process's samples.
+func residentKiB(statm fd: Int32) -> Int {
     var buffer = [UInt8](repeating: 0, count: 128)
-    let n = read(fd, &buffer, buffer.count)
+    let n = pread(fd, &buffer, buffer.count, 0)
     guard n > 0 else { return 0 }
     // "size resident shared …" in pages.
     let fields = buffer[0..<n].split(separator: UInt8(ascii: " "))
@@ -71,8 +68,10 @@ final class Sampler: Sendable {
 
     init() {
         let thread = Thread { [self] in
+            let statm = open("/proc/self/statm", O_RDONLY)
+            defer { if statm >= 0 { close(statm) } }
             while true {
-                let t = monotonicNanos(), c = processCPUSeconds(), r = residentKiB()
+                let t = monotonicNanos(), c = processCPUSeconds(), r = statm >= 0 ? residentKiB(statm: statm) : 0
                 let go = state.withLock { s -> Bool in
                     s.times.append(t)
                     s.cpu.append(c)

@@ -165,77 +165,136 @@ struct ResolveCommand: AsyncParsableCommand {
 struct RejectedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rejected",
-        abstract: "List the changes the server refused, with its reasons; --discard forgets one.",
+        abstract: "The changes the server refused, in full, with its reasons; move one to another space or discard it.",
         discussion: """
             A refused change is never sent again; the record shows the server's version,
-            and this list shows what you wrote in full. Read why, redo the change in an
-            allowed way if needed, then discard it.
+            and this list shows what you wrote in full. Read why, then move it to a space
+            that takes it (a new note with the same text) or discard it.
 
             Example:
               satchel rejected
-              satchel rejected --discard a1b2c3-4
-            """)
+              satchel rejected move a1b2c3-4 --space mission-cn-2026
+              satchel rejected discard a1b2c3-4
+            """,
+        subcommands: [List.self, Move.self, Discard.self],
+        defaultSubcommand: List.self)
 
-    @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Forget this refused change (its id, or an unambiguous prefix).", valueName: "id")) var discard: String?
+    /// The refused change `id` (or an unambiguous prefix of 4+ characters) names.
+    static func find(_ id: String, client: SatchelClient) async throws -> OutboxEntry {
+        let rejected = try await client.rejected()
+        if let exact = rejected.first(where: { $0.mutation.id.rawValue == id }) { return exact }
+        let matches = id.count >= 4 ? rejected.filter { $0.mutation.id.rawValue.hasPrefix(id) } : []
+        guard let first = matches.first else {
+            throw CLIError(.notFound, "no refused change '\(id)' on this device; `satchel rejected` lists them")
+        }
+        guard matches.count == 1 else { throw CLIError(.usage, "'\(id)' matches several refused changes; give more of the id") }
+        return first
+    }
 
-    func run() async throws {
-        if let discard {
-            let id = try await global.withClient { client in
-                let rejected = try await client.rejected()
-                let matches = rejected.filter { $0.mutation.id.rawValue == discard }
-                    + (discard.count >= 4 ? rejected.filter { $0.mutation.id.rawValue.hasPrefix(discard) && $0.mutation.id.rawValue != discard } : [])
-                guard let first = matches.first else {
-                    throw CLIError(.notFound, "no refused change '\(discard)' on this device; `satchel rejected` lists them")
+    static func discard(_ id: String, global: GlobalOptions) async throws {
+        let id = try await global.withClient { client in
+            let entry = try await find(id, client: client)
+            try await client.discardRejected(entry.mutation.id)
+            return entry.mutation.id
+        }
+        if global.json {
+            Output.json(.object(["id": .string(id.rawValue), "discarded": .bool(true)]))
+        } else {
+            Output.line("discarded refused change \(id)")
+        }
+    }
+}
+
+extension RejectedCommand {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List the refused changes with the server's reasons and everything they held (the default).")
+
+        @OptionGroup var global: GlobalOptions
+        /// The form before `discard` was a subcommand, still accepted.
+        @Option(help: .hidden) var discard: String?
+
+        func run() async throws {
+            if let discard { return try await RejectedCommand.discard(discard, global: global) }
+            let rejected = try await global.withClient { client in try await client.rejected() }
+            if global.json {
+                Output.json(.array(rejected.map { entry in
+                    let m = entry.mutation
+                    let reason: SatchelProtocol.Rejection? = if case .rejected(let r) = entry.state { r } else { nil }
+                    return .object([
+                        "id": .string(m.id.rawValue),
+                        "operation": .string(m.operation.rawValue),
+                        "space": .string(m.key.space.rawValue),
+                        "collection": .string(m.key.collection.rawValue),
+                        "record": .string(m.key.record.rawValue),
+                        "fields": .array(m.changes.keys.sorted().map { .string($0.rawValue) }),
+                        "values": RecordFormat.json(entry.writtenValues),
+                        "code": .string(reason?.code.rawValue),
+                        "message": .string(reason?.message),
+                    ])
+                }))
+                return
+            }
+            if rejected.isEmpty {
+                Output.line("no refused changes")
+                return
+            }
+            for (i, entry) in rejected.enumerated() {
+                if i > 0 { Output.line() }
+                let m = entry.mutation
+                let fields = m.changes.keys.sorted().map(\.rawValue).joined(separator: ", ")
+                Output.line("\(Terminal.bold(m.id.rawValue)): \(m.operation.rawValue) of \(CollectionNoun.of(m.key.collection)) \(m.key.record) in \(m.key.space)" + (fields.isEmpty ? "" : " (\(fields))"))
+                if case .rejected(let reason) = entry.state {
+                    Output.line("  refused (\(reason.code.rawValue)): \(reason.message)")
                 }
-                if matches.count > 1 && first.mutation.id.rawValue != discard {
-                    throw CLIError(.usage, "'\(discard)' matches several refused changes; give more of the id")
+                for (name, value) in entry.writtenValues.sorted(by: { $0.key < $1.key }) {
+                    Output.line("  \(name): \(RecordFormat.human(value).replacingOccurrences(of: "\n", with: "\n    "))")
                 }
-                try await client.discardRejected(first.mutation.id)
-                return first.mutation.id
+            }
+            Output.line(Terminal.dim("move one to another space with `satchel rejected move ID --space S`, or forget it with `satchel rejected discard ID`"))
+        }
+    }
+
+    struct Move: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a refused note again, whole, as a new note in another space, and forget the refusal.",
+            discussion: """
+                Example:
+                  satchel rejected move a1b2c3-4 --space mission-cn-2026
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The refused change's id, or an unambiguous prefix.") var id: String
+        @Option(help: ArgumentHelp("The space to write the note to.", valueName: "space")) var space: String
+
+        func validate() throws { _ = try parseID(SpaceID.self, space) }
+
+        func run() async throws {
+            let space = try parseID(SpaceID.self, self.space)
+            let (from, key) = try await global.withClient { client in
+                let entry = try await RejectedCommand.find(id, client: client)
+                return (entry.mutation.id, try await client.moveRejected(entry.mutation.id, to: space))
             }
             if global.json {
-                Output.json(.object(["id": .string(id.rawValue), "discarded": .bool(true)]))
+                Output.json(.object(["id": .string(from.rawValue), "note": .string(key.record.rawValue), "space": .string(space.rawValue)]))
             } else {
-                Output.line("discarded refused change \(id)")
-            }
-            return
-        }
-        let rejected = try await global.withClient { client in try await client.rejected() }
-        if global.json {
-            Output.json(.array(rejected.map { entry in
-                let m = entry.mutation
-                let reason: SatchelProtocol.Rejection? = if case .rejected(let r) = entry.state { r } else { nil }
-                return .object([
-                    "id": .string(m.id.rawValue),
-                    "operation": .string(m.operation.rawValue),
-                    "space": .string(m.key.space.rawValue),
-                    "collection": .string(m.key.collection.rawValue),
-                    "record": .string(m.key.record.rawValue),
-                    "fields": .array(m.changes.keys.sorted().map { .string($0.rawValue) }),
-                    "values": RecordFormat.json(entry.writtenValues),
-                    "code": .string(reason?.code.rawValue),
-                    "message": .string(reason?.message),
-                ])
-            }))
-            return
-        }
-        if rejected.isEmpty {
-            Output.line("no refused changes")
-            return
-        }
-        for (i, entry) in rejected.enumerated() {
-            if i > 0 { Output.line() }
-            let m = entry.mutation
-            let fields = m.changes.keys.sorted().map(\.rawValue).joined(separator: ", ")
-            Output.line("\(Terminal.bold(m.id.rawValue)): \(m.operation.rawValue) of \(CollectionNoun.of(m.key.collection)) \(m.key.record) in \(m.key.space)" + (fields.isEmpty ? "" : " (\(fields))"))
-            if case .rejected(let reason) = entry.state {
-                Output.line("  refused (\(reason.code.rawValue)): \(reason.message)")
-            }
-            for (name, value) in entry.writtenValues.sorted(by: { $0.key < $1.key }) {
-                Output.line("  \(name): \(RecordFormat.human(value).replacingOccurrences(of: "\n", with: "\n    "))")
+                Output.line("moved refused change \(from) to note \(key.record) in \(space) (it goes to the server with the next `satchel sync`)")
             }
         }
-        Output.line(Terminal.dim("forget one with `satchel rejected --discard ID`"))
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget a refused change (after reading why it was refused).",
+            discussion: """
+                Example:
+                  satchel rejected discard a1b2c3-4
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The refused change's id, or an unambiguous prefix.") var id: String
+
+        func run() async throws { try await RejectedCommand.discard(id, global: global) }
     }
 }

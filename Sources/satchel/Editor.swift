@@ -52,15 +52,24 @@ struct BodyOptions: ParsableArguments {
     /// The text given, or nil when none was.
     func read() throws -> String? {
         if body == "-" || bodyFile == "-" {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            return try Self.text(FileHandle.standardInput.readDataToEndOfFile(), from: "standard input")
         }
         if let bodyFile {
             guard let data = FileManager.default.contents(atPath: bodyFile) else {
                 throw CLIError(.usage, "cannot read '\(bodyFile)'; check the path given to --body-file")
             }
-            return String(decoding: data, as: UTF8.self)
+            return try Self.text(data, from: "'\(bodyFile)'")
         }
         return body
+    }
+
+    /// The bytes as text, refusing what is not: decoding a photo or a PDF would replace its bytes
+    /// with U+FFFD and save a note of garbage the person never typed.
+    static func text(_ data: Data, from source: String) throws -> String {
+        guard let text = String(validating: data, as: UTF8.self), !text.utf8.contains(0) else {
+            throw CLIError(.usage, "\(source) is not text (it holds bytes that are not UTF-8 text, like a photo's or a PDF's); a note's body takes a text file, e.g. --body-file minutes.md")
+        }
+        return text
     }
 }
 

@@ -66,6 +66,23 @@ extension SatchelClient {
         }
     }
 
+    /// The deleted note `id` (or an unambiguous prefix) names.
+    func findDeleted(_ id: String) throws -> RecordKey {
+        let key: RecordKey
+        do {
+            key = try find(id, deleted: true)
+        } catch let error as ClientError where error.code == "not_found" {
+            if let live = try? find(id), live.collection == .notes {
+                throw CLIError(.usage, "note \(live.record) is not deleted; nothing to restore")
+            }
+            throw CLIError(.notFound, "no deleted note '\(id)' on this device; give the id `satchel note rm` printed (at least 4 characters of it)")
+        }
+        guard key.collection == .notes else {
+            throw CLIError(.notFound, "'\(id)' is \(CollectionNoun.withArticle(key.collection)), not a note; only notes can be restored")
+        }
+        return key
+    }
+
     /// The record `id` (or an unambiguous prefix) names, which must be in `collection`.
     func find(_ id: String, in collection: CollectionName, noun: String) throws -> RecordKey {
         let key = try lookup(id)

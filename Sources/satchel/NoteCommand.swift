@@ -16,7 +16,7 @@ struct NoteCommand: AsyncParsableCommand {
               satchel note add --title "Z-Park visit" --body "Met the incubator" --tag bj
               satchel note list --tag beijing
             """,
-        subcommands: [Add.self, Edit.self, List.self, Show.self, Remove.self])
+        subcommands: [Add.self, Edit.self, List.self, Show.self, Remove.self, Restore.self])
 }
 
 extension NoteCommand {
@@ -61,8 +61,9 @@ extension NoteCommand {
             } else if Terminal.stdinIsTerminal {
                 let edited = try Editor.edit("", hint: title == nil ? "satchel: write the title on the first line, the note below it" : "satchel: write the note's text")
                 body = edited.trimmingTrailingNewlines
-                if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && title == nil {
-                    throw CLIError(.usage, "the note is empty; nothing was saved")
+                // As with an empty commit message: leaving the editor with nothing written means no.
+                if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                    throw CLIError(.usage, "the editor was left empty; nothing was saved" + (title == nil ? "" : " (for a note with a title only, give --body '')"))
                 }
             } else {
                 body = ""
@@ -132,6 +133,10 @@ extension NoteCommand {
                     let current = view["body"]?.textValue ?? ""
                     let edited = try Editor.edit(current.isEmpty ? "" : current.trimmingTrailingNewlines + "\n", hint: "satchel: editing the text of note \(key.record)").trimmingTrailingNewlines
                     if edited == current.trimmingTrailingNewlines { return (key, false) }
+                    // An emptied buffer is a way out of the editor, not a wish to erase the text.
+                    if edited.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                        throw CLIError(.usage, "the editor was left empty; the note's text is unchanged (to clear it, give --body '')")
+                    }
                     body = edited
                 }
                 var tags: [String]? = nil
@@ -254,7 +259,37 @@ extension NoteCommand {
             if global.json {
                 Output.json(.object(["id": .string(key.record.rawValue), "deleted": .bool(true)]))
             } else {
-                Output.line("deleted note \(key.record) (the deletion goes to the server with the next `satchel sync`)")
+                Output.line("deleted note \(key.record) (the deletion goes to the server with the next `satchel sync`; until then `satchel note restore \(key.record)` brings it back)")
+            }
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bring back a note deleted on this device.",
+            discussion: """
+                Works until a sync has confirmed the deletion with the server (and if a
+                sync sent the deletion but its answer has not arrived yet). The note comes
+                back as it was just before it was deleted, on every device, with the next sync.
+
+                Example:
+                  satchel note rm 01hq3k
+                  satchel note restore 01hq3k
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The deleted note's id, or an unambiguous prefix.") var id: String
+
+        func run() async throws {
+            let (key, title) = try await global.withClient { client in
+                let key = try await client.findDeleted(id)
+                try await client.restoreNote(key)
+                return (key, try await client.record(key)?.view?["title"]?.textValue ?? "")
+            }
+            if global.json {
+                Output.json(.object(["id": .string(key.record.rawValue), "restored": .bool(true), "title": .string(title)]))
+            } else {
+                Output.line("restored note \(key.record) \(Terminal.bold(title)) (it goes to the server with the next `satchel sync`)")
             }
         }
     }

@@ -156,7 +156,8 @@ struct WatchCommand: AsyncParsableCommand {
         abstract: "Stay in sync live until Ctrl-C, printing a line per sync.",
         discussion: """
             Syncs, then keeps a live connection and syncs whenever the server announces
-            a change. A lost link is retried with growing pauses (1 s to 60 s). Stops
+            a change, and within a second of a note written on this device (in another
+            terminal too, e.g. `satchel note add` while watching). A lost link is retried with growing pauses (1 s to 60 s). Stops
             with exit 4 if the server revokes this device, and with 0 on Ctrl-C.
 
             Example:

@@ -134,9 +134,9 @@ extension ServerWorld {
         let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
         let ana = try await world.device("ana", "laptop")
-        try await ana.sync()
-        // Ana only reads the briefing space: the server refuses this note.
-        _ = try await ana.createNote(space: "briefing", title: "not allowed here")
+        // Ana only reads the briefing space: before her first sync the device cannot know, so
+        // the note is taken offline and the server refuses it.
+        _ = try await ana.createNote(space: "briefing", title: "not allowed here", body: "every word kept")
         let fine = try await ana.createNote(space: "mission", title: "fine")
         let report = try await ana.sync()
         #expect(report.pushed.rejected == 1 && report.pushed.applied == 1)
@@ -146,10 +146,71 @@ extension ServerWorld {
             #expect(reason.code == .forbidden)
             #expect(reason.message.contains("can only read"))
         }
+        #expect(rejected.first?.writtenValues["body"] == .text("every word kept"))
         #expect(try await ana.record(fine)?.confirmedVersion ?? 0 > 0)
         #expect(try await ana.status().pending == 0)
         // It is never sent again.
         #expect(try await ana.sync().pushed.rejected == 0)
+
+        // Moved to a space Ana can write, it goes out whole and the refusal is gone.
+        let moved = try await ana.moveRejected(rejected[0].mutation.id, to: "mission")
+        #expect(try await ana.rejected().isEmpty)
+        let again = try await ana.sync()
+        #expect(again.pushed.applied == 1 && again.pushed.rejected == 0)
+        let view = try await ana.record(moved)?.view
+        #expect(view?["title"] == .string("not allowed here") && view?["body"] == .text("every word kept"))
+        #expect(try await ana.record(moved)?.confirmedVersion ?? 0 > 0)
+    }
+
+    @Test func onceTheSpacesAreKnownAWriteTheServerWouldRefuseIsRefusedAtOnce() async throws {
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "laptop")
+        try await ana.sync()
+        for (space, code) in [("briefing", "read_only_space"), ("nope", "unknown_space")] {
+            do {
+                _ = try await ana.createNote(space: SpaceID(space), title: "typed on a train")
+                Issue.record("a note to \(space) was taken")
+            } catch let error as ClientError {
+                #expect(error.code == code)
+                #expect(error.message.contains("mission"), "names where to write instead: \(error.message)")
+            }
+        }
+        #expect(try await ana.status().pending == 0)
+        #expect(try await ana.notes().isEmpty)
+    }
+
+    @Test func aDeletedNoteComesBackBeforeAndAfterTheDeletionWasSent() async throws {
+        let world = try await ServerWorld(users: ["ana", "bob"], roles: ServerWorld.missionAndBriefing)
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "laptop")
+        let bob = try await world.device("bob", "phone")
+        try await ana.sync()
+        let kept = try await ana.createNote(space: "mission", title: "Optics Valley", body: "Met the fibre makers")
+        try await ana.sync()
+        try await bob.sync()
+
+        // Deleted and restored (twice) before a sync: the note is back here at once; the deletions
+        // and the restores all go out, each restore after its deletion, and the note lives on.
+        try await ana.deleteNote(kept)
+        try await ana.restoreNote(kept)
+        #expect(try await ana.record(kept)?.view?["body"] == .text("Met the fibre makers"))
+        try await ana.deleteNote(kept)
+        try await ana.restoreNote(kept)
+        try await ana.sync()
+        try await bob.sync()
+        #expect(try await bob.record(kept)?.view?["body"] == .text("Met the fibre makers"))
+        #expect(try await ana.record(kept)?.view == bob.record(kept)?.view)
+
+        // Once a sync confirmed a deletion, the device says it cannot.
+        try await ana.deleteNote(kept)
+        try await ana.sync()
+        do {
+            try await ana.restoreNote(kept)
+            Issue.record("restored a note whose deletion the server confirmed")
+        } catch let error as ClientError {
+            #expect(error.code == "deletion_sent")
+        }
     }
 
     @Test func withNoLinkSyncSaysOfflineWithinSecondsAndKeepsTheWork() async throws {
@@ -250,6 +311,35 @@ extension ServerWorld {
         try await ana.sync()
         await events.next()  // the sync triggered by the live event
         #expect(try await bob.record(note)?.view?["title"] == .string("live!"))
+    }
+
+    @Test func liveModeSendsAWriteMadeInAnotherTerminalWithinASecond() async throws {
+        let world = try await ServerWorld(users: ["ana", "bob"], roles: ServerWorld.missionAndBriefing)
+        defer { world.server.terminate() }
+        let ana = try await world.device("ana", "laptop")
+        let bob = try await world.device("bob", "phone")
+        let synced = AsyncStream<SyncReport>.makeStream()
+        let watcher = Task {
+            try await bob.watch(heartbeat: .seconds(10)) { result in
+                if case .success(let report) = result { synced.continuation.yield(report) }
+            }
+        }
+        defer { watcher.cancel() }
+        var events = synced.stream.makeAsyncIterator()
+        _ = await events.next()  // the first sync when watching starts
+        // Another process on the same store (as `satchel note add` in a second terminal): its
+        // own connection, nothing said to the watching one.
+        let terminal = try SatchelClient(directory: await bob.directory)
+        let written = ContinuousClock.now
+        let note = try await terminal.createNote(space: "mission", title: "typed while watching")
+        await terminal.close()
+        var pushed = 0
+        while pushed == 0, let report = await events.next() { pushed = report.pushed.applied }
+        let took = ContinuousClock.now - written
+        #expect(pushed == 1)
+        #expect(took < .seconds(3), "the watch polls every 250 ms; took \(took)")
+        try await ana.sync()
+        #expect(try await ana.record(note)?.view?["title"] == .string("typed while watching"))
     }
 }
 
