@@ -146,10 +146,13 @@ let package = Package(
             dependencies: ["SatchelClient", "SatchelProtocol", "SatchelServerCore", "SatchelTesting", .product(name: "Logging", package: "swift-log")],
             path: "Sources/SatchelSimulation", swiftSettings: strict),
 
+        // What both executables do with their command lines before ArgumentParser sees them.
+        .target(name: "SatchelCommandLine", path: "Sources/SatchelCommandLine", swiftSettings: strict),
+
         .executableTarget(
             name: "satchel-server",
             dependencies: [
-                "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelProtocol", "SatchelBriefing",
+                "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelProtocol", "SatchelBriefing", "SatchelCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -160,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "satchel",
             dependencies: [
-                "SatchelClient", "SatchelProtocol",
+                "SatchelClient", "SatchelProtocol", "SatchelCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/satchel", swiftSettings: strict),
@@ -187,7 +190,7 @@ let package = Package(
             swiftSettings: strict),
 
         .testTarget(
-            name: "SatchelProtocolTests", dependencies: ["SatchelProtocol", "SatchelTesting"],
+            name: "SatchelProtocolTests", dependencies: ["SatchelProtocol", "SatchelTesting", "SatchelCommandLine"],
             path: "Tests/SatchelProtocolTests", swiftSettings: strict),
         // Shared by the test targets: temporary folders, the built binaries, the real server as a
         // process over a data directory provisioned in process, a lock box, raw sockets.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SatchelCommandLine
 
 @main
 struct SatchelServerCommand: AsyncParsableCommand {
@@ -25,4 +26,21 @@ struct SatchelServerCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Serve.self, Quickstart.self, SpaceCommand.self, UserCommand.self, MemberCommand.self, Enroll.self, BriefingCommand.self, DeviceCommand.self, OperatorTokenCommand.self, Compact.self, Backup.self, Restore.self, Export.self])
+
+    /// ArgumentParser's `main()`, after moving options given before the subcommand behind it.
+    static func main() async {
+        let arguments = LeadingOptions.reorder(
+            Array(CommandLine.arguments.dropFirst()),
+            valued: ["--data", "--database", "--config", "--server", "--token-file"], flags: ["--json"])
+        do {
+            var command = try parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

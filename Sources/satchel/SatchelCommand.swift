@@ -1,4 +1,5 @@
 import ArgumentParser
+import SatchelCommandLine
 import Foundation
 
 /// The root command. Parsing and error reporting live here; each subcommand only parses its
@@ -55,7 +56,8 @@ struct SatchelCommand: AsyncParsableCommand {
     /// Like ArgumentParser's `main()`, but with Satchel's exit codes and `satchel: ` messages.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(LeadingOptions.reorder(
+                Array(CommandLine.arguments.dropFirst()), valued: ["--home"], flags: ["--json"]))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {

@@ -75,6 +75,18 @@ import Testing
         #expect(tooLate.status == 1 && tooLate.stderr.contains("confirmed by the server"), "\(tooLate)")
     }
 
+    @Test func optionsEveryCommandTakesWorkBeforeTheSubcommandToo() async throws {
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
+        defer { world.server.terminate() }
+        let ana = try await world.joinedDevice("ana", label: "laptop")
+        // Another home than the one SATCHEL_HOME names, given before the subcommand.
+        let elsewhere = CLIDevice(home: world.dir.file("elsewhere"))
+        let status = try await elsewhere.ok(["--home", ana.home, "--json", "status"]).object()
+        #expect(status["server"] as? String == world.server.url, "\(status)")
+        let list = try await ServerProcess.run(["--data", world.data, "--json", "device", "list"])
+        #expect(list.contains("laptop"), "\(list)")
+    }
+
     @Test func aBinaryBodyFileIsRefusedAndNothingIsSaved() async throws {
         let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
