@@ -209,7 +209,12 @@ extension RejectedCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "List the refused changes with the server's reasons and everything they held (the default).")
+            abstract: "List the refused changes with the server's reasons and everything they held (the default).",
+            discussion: """
+                Example:
+                  satchel rejected
+                  satchel rejected list --json
+                """)
 
         @OptionGroup var global: GlobalOptions
         /// The form before `discard` was a subcommand, still accepted.

@@ -50,7 +50,7 @@ struct SatchelCommand: AsyncParsableCommand {
         subcommands: [
             JoinCommand.self, NoteCommand.self, SearchCommand.self, ShowCommand.self,
             SyncCommand.self, WatchCommand.self, StatusCommand.self,
-            ConflictsCommand.self, ResolveCommand.self, RejectedCommand.self,
+            ConflictsCommand.self, ResolveCommand.self, RejectedCommand.self, ExportCommand.self,
         ])
 
     /// Like ArgumentParser's `main()`, but with Satchel's exit codes and `satchel: ` messages.

@@ -234,8 +234,9 @@ extension ServerWorld {
     }
 
     static let commands: [[String]] = [
-        [], ["join"], ["note"], ["note", "add"], ["note", "edit"], ["note", "list"], ["note", "show"], ["note", "rm"],
+        [], ["join"], ["note"], ["note", "add"], ["note", "edit"], ["note", "list"], ["note", "show"], ["note", "rm"], ["note", "restore"],
         ["search"], ["show"], ["sync"], ["watch"], ["status"], ["conflicts"], ["resolve"], ["rejected"],
+        ["rejected", "list"], ["rejected", "move"], ["rejected", "discard"], ["export"],
     ]
 
     @Test(arguments: commands) func everyCommandsHelpShowsAnExample(_ command: [String]) async throws {
