@@ -27,13 +27,12 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only notes written or changed since this day (2026-11-02) or time (2026-11-02T14:00:00Z).", valueName: "date"))
     var since: String?
     @Option(help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file")) var out: String?
-    @Flag(help: "Times in UTC instead of this computer's time zone.") var utc = false
 
     static func millis(_ value: Value?) -> Int64? {
         if case .timestamp(let t)? = value { t } else { nil }
     }
 
-    var timeZone: TimeZone { utc ? TimeZone(identifier: "UTC")! : .current }
+    var timeZone: TimeZone { global.utc ? TimeZone(identifier: "UTC")! : .current }
 
     func validate() throws {
         if global.json && format != "json" && format != "markdown" { throw UsageError("--json asks for JSON; leave it out with --format \(format)") }

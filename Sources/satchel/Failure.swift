@@ -44,14 +44,18 @@ struct CLIError: SatchelError {
 struct Failure {
     var status: ExitStatus
     var message: String
+    /// The error's stable name (`not_found`, `read_only_space`, `token_revoked`) for `--json`.
+    var code: String
 
-    init(status: ExitStatus, message: String) {
+    init(status: ExitStatus, message: String, code: String = "local") {
         self.status = status
         self.message = message
+        self.code = code
     }
 
     /// Nil for errors that are not Satchel's (ArgumentParser's own, or unexpected ones).
     init?(_ error: any Error) {
+        code = (error as? any SatchelError)?.codeName ?? "usage"
         switch error {
         case let e as CLIError:
             (status, message) = (e.status, e.message)

@@ -15,6 +15,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print stable JSON (sorted keys) instead of text.")
     var json = false
 
+    @Flag(name: .long, help: "Times in UTC instead of this computer's time zone (JSON is always UTC).")
+    var utc = false
+
     func validate() throws {
         if let home, home.isEmpty { throw UsageError("--home needs a folder; leave it out to use the default") }
     }

@@ -170,15 +170,18 @@ extension NoteCommand {
                 Example:
                   satchel note list
                   satchel note list --space mission-cn-2026 --tag beijing --json
+                  satchel note list --limit 10 --utc
                 """,
             aliases: ["ls"])
 
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("Only notes in this space.", valueName: "space")) var space: String?
         @Option(help: ArgumentHelp("Only notes with this tag.", valueName: "tag")) var tag: String?
+        @Option(help: ArgumentHelp("At most this many notes, the newest.", valueName: "n")) var limit: Int?
 
         func validate() throws {
             if let space { _ = try parseID(SpaceID.self, space) }
+            if let limit, limit < 1 { throw UsageError("--limit takes a number of notes from 1 up") }
         }
 
         func run() async throws {
@@ -188,6 +191,9 @@ extension NoteCommand {
             if let tag = tag?.lowercased() {
                 notes = notes.filter { if case .stringSet(let tags)? = $0.values["tags"] { tags.contains { $0.lowercased() == tag } } else { false } }
             }
+            let shown = limit.map { min($0, notes.count) } ?? notes.count
+            let more = notes.count - shown
+            notes = Array(notes.prefix(shown))
             if global.json {
                 Output.json(.array(notes.map { note in
                     .object([
@@ -215,6 +221,7 @@ extension NoteCommand {
                 if space == nil { line += Terminal.dim("  (\(note.key.space))") }
                 Output.line(line)
             }
+            if more > 0 { Output.error("\(Format.count(more, "older note")) not shown (--limit \(shown))") }
         }
     }
 

@@ -116,9 +116,22 @@ enum JSON: Equatable {
 
 /// Dates and sizes as people read them.
 enum Format {
-    /// Milliseconds since 1970 as an ISO 8601 date in UTC, e.g. `2026-11-02T08:15:00Z`.
+    /// Milliseconds since 1970 as an ISO 8601 date in UTC, e.g. `2026-11-02T08:15:00Z` (JSON).
     static func date(_ millis: Int64) -> String {
         Date(timeIntervalSince1970: Double(millis) / 1000).formatted(Date.ISO8601FormatStyle())
+    }
+
+    /// The same for people: in this computer's time zone with its offset
+    /// (`2026-11-02T09:15:00+01:00`), or in UTC with `--utc`.
+    static func localDate(_ millis: Int64) -> String {
+        let style = Date.ISO8601FormatStyle(timeSeparator: .colon, timeZoneSeparator: .colon, timeZone: humanTimeZone)
+        return Date(timeIntervalSince1970: Double(millis) / 1000).formatted(style)
+    }
+
+    /// Read from the command line, like `NO_COLOR` from the environment, so every human output
+    /// agrees without passing the flag down (`GlobalOptions.utc` declares it to the parser).
+    static var humanTimeZone: TimeZone {
+        CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--utc") ? TimeZone(identifier: "UTC")! : .current
     }
 
     /// "just now", "5 minutes ago", "2 hours ago", "3 days ago".

@@ -12,7 +12,7 @@ enum RecordFormat {
         case .integer(let i): String(i)
         case .number(let d): String(d)
         case .boolean(let b): b ? "yes" : "no"
-        case .timestamp(let t): Format.date(t)
+        case .timestamp(let t): Format.localDate(t)
         case .stringSet(let a): a.joined(separator: ", ")
         case .reference(let r): r.record.rawValue
         case .referenceSet(let a): a.map(\.record.rawValue).joined(separator: ", ")

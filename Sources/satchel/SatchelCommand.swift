@@ -57,7 +57,7 @@ struct SatchelCommand: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot(LeadingOptions.reorder(
-                Array(CommandLine.arguments.dropFirst()), valued: ["--home"], flags: ["--json"]))
+                Array(CommandLine.arguments.dropFirst()), valued: ["--home"], flags: ["--json", "--utc"]))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -71,20 +71,37 @@ struct SatchelCommand: AsyncParsableCommand {
     /// Prints `satchel: <message>` on stderr and exits with the documented code.
     static func fail(_ error: any Error) -> Never {
         if let failure = Failure(error) {
-            Output.error("satchel: \(failure.message)")
-            Output.exit(failure.status)
+            report(failure)
         }
         // ArgumentParser's own: help and version requests (parsed lazily, so they can surface
         // from `run()` too), explicit exit codes, and usage errors with the usage that helps.
         let code = exitCode(for: error)
         if code == .success || error is ExitCode { exit(withError: error) }
         if code == .validationFailure {
+            if jsonRequested { report(Failure(status: .usage, message: message(for: error), code: "usage")) }
             var text = fullMessage(for: error)
             if text.hasPrefix("Error: ") { text = "satchel: " + text.dropFirst("Error: ".count) }
             Output.error(text.trimmingCharacters(in: .newlines))
             Output.exit(.usage)
         }
-        Output.error("satchel: \(error)")
-        Output.exit(.local)
+        report(Failure(status: .local, message: "\(error)"))
+    }
+
+    /// Whether `--json` was given (anywhere before a `--`): then errors are JSON too.
+    static var jsonRequested: Bool {
+        CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
+    }
+
+    /// `satchel: <message>` on stderr, or with `--json` one line of
+    /// `{"error":{"code":…,"exit":…,"message":…}}` there (stdout stays for results), then the exit.
+    static func report(_ failure: Failure) -> Never {
+        if jsonRequested {
+            Output.error(JSON.object(["error": .object([
+                "code": .string(failure.code), "message": .string(failure.message), "exit": .int(Int(failure.status.rawValue)),
+            ])]).rendered(pretty: false))
+        } else {
+            Output.error("satchel: \(failure.message)")
+        }
+        Output.exit(failure.status)
     }
 }

@@ -7,7 +7,7 @@ struct ShowCommand: AsyncParsableCommand {
         commandName: "show",
         abstract: "Show any record (a note, a briefing entry, a conflict) with all its fields.",
         discussion: """
-            Sets print as comma lists, timestamps as ISO dates (UTC), links by id. The
+            Sets print as comma lists, timestamps as ISO dates in this computer's time zone (UTC with --utc; JSON always UTC), links by id. The
             id may be an unambiguous prefix (at least 4 characters).
 
             Example:

@@ -204,7 +204,8 @@ struct WatchCommand: AsyncParsableCommand {
     }
 
     static func report(_ result: Result<SyncReport, any Error>, json: Bool) {
-        let now = Format.date(Int64(Date().timeIntervalSince1970 * 1000))
+        let millis = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = json ? Format.date(millis) : Format.localDate(millis)
         switch result {
         case .success(let report):
             if json {
@@ -268,13 +269,13 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             rows.append(("server", "not joined; run `satchel join URL CODE` with a code from your operator"))
         }
-        rows.append(("last sync", status.lastSuccess.map { "\(Format.date($0)) (\(Format.ago($0)))" } ?? "never"))
+        rows.append(("last sync", status.lastSuccess.map { "\(Format.localDate($0)) (\(Format.ago($0)))" } ?? "never"))
         rows.append(("pending", status.pending == 0 ? "nothing waiting" : "\(Format.count(status.pending, "change")) waiting for the next sync"))
         rows.append(("rejected", status.rejected == 0 ? "0" : "\(status.rejected) (`satchel rejected` says why)"))
         rows.append(("conflicts", status.conflicts == 0 ? "0" : "\(status.conflicts) open (`satchel conflicts` shows them)"))
         rows.append(("spaces", status.spaces.isEmpty ? "none known yet (run `satchel sync`)" : status.spaces.map { "\($0.space) (\($0.role.rawValue))" }.joined(separator: ", ")))
         if let error = status.lastError {
-            rows.append(("last error", error + (status.lastErrorAt.map { " (\(Format.date($0)), \(Format.ago($0)))" } ?? "")))
+            rows.append(("last error", error + (status.lastErrorAt.map { " (\(Format.localDate($0)), \(Format.ago($0)))" } ?? "")))
         }
         let width = rows.map(\.0.count).max()! + 2
         for (name, value) in rows {

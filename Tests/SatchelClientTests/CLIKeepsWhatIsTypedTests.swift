@@ -87,6 +87,33 @@ import Testing
         #expect(list.contains("laptop"), "\(list)")
     }
 
+    @Test func underJSONErrorsAreJSONTooAndListsTakeALimitAndTheLocalTimeZone() async throws {
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
+        defer { world.server.terminate() }
+        let ana = try await world.joinedDevice("ana", label: "laptop")
+        try await ana.ok("sync")
+        let missing = try await ana.run("--json", "note", "show", "zzzzzz")
+        #expect(missing.status == 2 && missing.stdout.isEmpty, "\(missing)")
+        let error = try #require(try JSONSerialization.jsonObject(with: Data(missing.stderr.utf8)) as? [String: Any])["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "not_found" && error?["exit"] as? Int == 2, "\(missing)")
+        let usage = try await ana.run("note", "list", "--limit", "0", "--json")
+        let usageError = try JSONSerialization.jsonObject(with: Data(usage.stderr.utf8)) as? [String: Any]
+        #expect(usage.status == 1 && (usageError?["error"] as? [String: Any])?["code"] as? String == "usage", "\(usage)")
+
+        for i in 1...3 { try await ana.ok("note", "add", "--title", "note \(i)") }
+        let two = try await ana.ok("note", "list", "--limit", "2")
+        #expect(two.stdout.split(separator: "\n").count == 2 && two.stdout.contains("note 3"), "\(two)")
+        #expect(two.stderr.contains("1 older note not shown"), "\(two)")
+        // Human times in the machine's zone with its offset; --utc and JSON in UTC.
+        let id = try #require(try await ana.ok("note", "list", "--json").array().first?["id"] as? String)
+        let shanghai = try await ana.run(["note", "show", id], environment: ["TZ": "Asia/Shanghai"])
+        #expect(shanghai.stdout.contains("+08:00"), "\(shanghai)")
+        let utc = try await ana.run(["note", "show", id, "--utc"], environment: ["TZ": "Asia/Shanghai"])
+        #expect(!utc.stdout.contains("+08:00") && utc.stdout.contains("Z"), "\(utc)")
+        let json = try await ana.run(["note", "show", id, "--json"], environment: ["TZ": "Asia/Shanghai"])
+        #expect(!json.stdout.contains("+08:00"), "\(json)")
+    }
+
     @Test func aBinaryBodyFileIsRefusedAndNothingIsSaved() async throws {
         let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing)
         defer { world.server.terminate() }
