@@ -66,6 +66,11 @@ extension SatchelClient {
                 report.bytesSent = p.bytesSent
                 report.bytesReceived = p.bytesReceived
                 report.openConflicts = try conflicts().count
+                for i in report.arrived.indices {
+                    let view = try storage.record(report.arrived[i].key)?.view
+                    report.arrived[i].title = view?["title"]?.textValue
+                    report.arrived[i].author = view?["author"]?.textValue
+                }
                 return (report, spaces)
             case .failed(let error):
                 throw error

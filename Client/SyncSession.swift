@@ -141,6 +141,15 @@ public struct SyncSession: Sendable {
             pushFailed(hello, push, error)
         case (.pulling(_, let pull), .success(.pull(let page))):
             guard let request = pull.request else { return fail(Self.unexpected("a page without a pull")) }
+            // A space pulled again from scratch brings back what the device had: not news.
+            if !report.rebootstrapped.contains(request.space) {
+                for change in page.changes where change.key.collection == .notes {
+                    report.arrivedCount += 1
+                    if report.arrived.count < ArrivedNote.listed {
+                        report.arrived.append(ArrivedNote(key: change.key, isNew: request.bootstrap != nil || change.previousVersion == 0))
+                    }
+                }
+            }
             run(.apply(page, of: request))
         case (.pulling(let hello, var pull), .failure(let error)):
             if let error = error as? TransportError, error.kind == .cursorExpired, pull.resets == 0 {

@@ -30,6 +30,26 @@ public struct SyncReport: Hashable, Sendable {
     public var restored = false
     /// Whether the device's clock agrees with the server's (`settleClock`).
     public var clock: ClockCheck = .fine
+    /// Notes others wrote, changed or deleted that this sync brought, oldest first, at most
+    /// `ArrivedNote.listed` of them (not those of a space pulled again from scratch).
+    public var arrived: [ArrivedNote] = []
+    /// How many notes arrived in all, listed or not.
+    public var arrivedCount = 0
+}
+
+/// A note a sync brought, as a person reads it in the summary.
+public struct ArrivedNote: Hashable, Sendable {
+    public static let listed = 50
+    public var key: RecordKey
+    /// As the device shows it after the sync (nil: deleted).
+    public var title: String?
+    public var author: String?
+    /// Whether the device had it before this sync.
+    public var isNew: Bool
+
+    public init(key: RecordKey, title: String? = nil, author: String? = nil, isNew: Bool) {
+        (self.key, self.title, self.author, self.isNew) = (key, title, author, isNew)
+    }
 }
 
 /// The device's sync state, for `satchel status` and an app's status line.

@@ -45,6 +45,7 @@ struct SyncCommand: AsyncParsableCommand {
             Output.json(SyncSummary.json(report))
         } else {
             Output.line(SyncSummary.line(report))
+            for line in SyncSummary.arrivals(report) { Output.line(line) }
             for hint in SyncSummary.hints(report) { Output.line(hint) }
         }
         if SyncSummary.refusedSomething(report) { Output.exit(.refused) }
@@ -112,7 +113,31 @@ enum SyncSummary {
             "bytesSent": .int(r.bytesSent),
             "bytesReceived": .int(r.bytesReceived),
             "rebootstrapped": .array(r.rebootstrapped.map { .string($0.rawValue) }),
+            "arrivedCount": .int(r.arrivedCount),
+            "arrived": .array(r.arrived.map { a in
+                .object([
+                    "id": .string(a.key.record.rawValue), "space": .string(a.key.space.rawValue),
+                    "title": .string(a.title), "author": .string(a.author), "new": .bool(a.isNew), "deleted": .bool(a.title == nil),
+                ])
+            }),
         ])
+    }
+
+    /// The notes that arrived, a line each, as a person reads them: at most `limit`, then how
+    /// many more.
+    static func arrivals(_ r: SyncReport, limit: Int = 10) -> [String] {
+        var out: [String] = []
+        for a in r.arrived.prefix(limit) {
+            let place = " in \(a.key.space)" + (a.author.map { ", by \($0)" } ?? "")
+            if let title = a.title {
+                out.append("  \(a.isNew ? "new    " : "changed") \(Terminal.bold(MissionReport.oneLine(title)))" + Terminal.dim(place))
+            } else {
+                out.append("  deleted note \(a.key.record)" + Terminal.dim(" in \(a.key.space)"))
+            }
+        }
+        let more = r.arrivedCount - min(limit, r.arrived.count)
+        if more > 0 { out.append("  … and \(Format.count(more, "more note"))  (`satchel note list` shows them)") }
+        return out
     }
 }
 
@@ -140,7 +165,10 @@ final class ProgressBar: Sendable {
         let cells = 24
         let filled = total > 0 ? min(cells, done * cells / total) : 0
         var text = "\(label.padding(toLength: 10, withPad: " ", startingAt: 0)) [\(String(repeating: "#", count: filled))\(String(repeating: "-", count: cells - filled))]"
-        if total > 0 && p.phase != .done { text += " \(done)/\(total)" }
+        // The pull's total comes from the spaces' version numbers: records changed several
+        // times, and a bootstrap's snapshot, arrive once, so fewer may come than it says.
+        if total > 0 && p.phase == .pulling { text += " \(done) of up to \(total)" }
+        if total > 0 && p.phase == .pushing { text += " \(done)/\(total)" }
         text += "  \(Format.bytes(p.bytesSent + p.bytesReceived))"
         Output.progress("\r" + text.padding(toLength: Self.width, withPad: " ", startingAt: 0))
     }
@@ -215,6 +243,7 @@ struct WatchCommand: AsyncParsableCommand {
                 Output.line(JSON.object(o).rendered(pretty: false))
             } else {
                 Output.line("\(now)  \(SyncSummary.line(report))")
+                for line in SyncSummary.arrivals(report) { Output.line(line) }
             }
         case .failure(let error):
             let failure = Failure(error) ?? Failure(status: .local, message: "\(error)")

@@ -134,6 +134,7 @@ extension ServerWorld {
         // Bob fetches it and finds it; no progress bar when stderr is not a terminal.
         let bobSync = try await bob.ok("sync")
         #expect(bobSync.stdout.hasPrefix("synced: "))
+        #expect(bobSync.stdout.contains("new     Suzhou Industrial Park visit in mission, by ana"), "what arrived, in words: \(bobSync)")
         #expect(bobSync.stderr.isEmpty)
         let hits = try await bob.ok("search", "battery", "supplier", "--collection", "notes", "--json").array()
         #expect(hits.first?["id"] as? String == id)
@@ -145,7 +146,8 @@ extension ServerWorld {
         // Both retitle the note before seeing each other's edit (Ana by an id prefix).
         try await ana.ok("note", "edit", String(id.prefix(8)), "--title", "SIP visit (Ana)")
         try await bob.ok("note", "edit", id, "--title", "SIP visit (Bob)")
-        try await ana.ok("sync")
+        let anaSync = try await ana.ok("sync", "--json").object()
+        #expect(anaSync["arrivedCount"] as? Int == 0, "own writes do not arrive: \(anaSync)")
         let conflicted = try await bob.ok("sync")
         #expect(conflicted.stdout.contains("1 conflict open"))  // and still exit 0
         try await ana.ok("sync")
