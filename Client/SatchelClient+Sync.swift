@@ -118,6 +118,18 @@ extension SatchelClient {
     public func watch(heartbeat: Duration = .seconds(10), onSync: @escaping @Sendable (Result<SyncReport, any Error>) -> Void) async throws {
         let live = LiveState(LiveSession(heartbeatMillis: heartbeat.milliseconds))
         var rng = SystemRandomNumberGenerator()
+        /// One sync, its report handed on; the watchdog does not count its silence.
+        @Sendable func syncNow() async throws {
+            await live.sync(running: true)
+            do {
+                let report = try await self.sync(progress: { _ in })
+                await live.sync(running: false)
+                onSync(.success(report))
+            } catch {
+                await live.sync(running: false)
+                throw error
+            }
+        }
         while !Task.isCancelled {
             do {
                 let transport = try transport()
@@ -130,15 +142,7 @@ extension SatchelClient {
                             case .nothing: break
                             case .stop(let error): throw error
                             case .sync:
-                                await live.sync(running: true)
-                                do {
-                                    let report = try await self.sync(progress: { _ in })
-                                    await live.sync(running: false)
-                                    onSync(.success(report))
-                                } catch {
-                                    await live.sync(running: false)
-                                    throw error
-                                }
+                                try await syncNow()
                             }
                         }
                     }
@@ -159,15 +163,7 @@ extension SatchelClient {
                             guard mark != seen else { continue }
                             seen = mark
                             guard try await self.status().pending > 0 else { continue }
-                            await live.sync(running: true)
-                            do {
-                                let report = try await self.sync(progress: { _ in })
-                                await live.sync(running: false)
-                                onSync(.success(report))
-                            } catch {
-                                await live.sync(running: false)
-                                throw error
-                            }
+                            try await syncNow()
                         }
                     }
                     try await group.next()
