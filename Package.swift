@@ -217,8 +217,8 @@ let package = Package(
             path: "Tests/SatchelServerTests", swiftSettings: strict),
         .testTarget(
             name: "SatchelClientTests",
-            dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting"],
-            path: "Tests/SatchelClientTests", swiftSettings: strict),
+            dependencies: ["SatchelClient", "SatchelSimulation", "SatchelProtocol", "SatchelServer", "SatchelServerCore", "SatchelServerSQLite", "SatchelSQLite", "SatchelTestSupport", "SatchelTesting", "SatchelBriefing"],
+            path: "Tests/SatchelClientTests", exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SatchelSQLiteTests", dependencies: ["SatchelSQLite", "SatchelTestSupport"],
             path: "Tests/SatchelSQLiteTests", swiftSettings: strict),

@@ -70,6 +70,9 @@ public struct SQLiteReplicaStorage: ReplicaStorage {
                 SELECT 4611686018427387904 - rowid, title, body, extra, space, collection, record, tags FROM search WHERE collection = 'entries' AND rowid < 0;
             DELETE FROM search WHERE collection = 'entries' AND rowid < 0;
             """),
+        // The index holds terms (folded spellings, stems) and the filters' columns: rebuilt from
+        // the records, in this migration's one transaction (crash-safe: all or nothing).
+        Migration(version: 7, name: "search index of stemmed terms, with filter columns") { db in try SearchIndex.rebuild(db) },
     ])
 
     /// Opens (creating if needed) the store at `path`.

@@ -203,7 +203,26 @@ public actor SatchelClient {
 
     /// Full-text search over notes and briefing entries, best first, with snippets.
     public func search(_ text: String, filter: SearchFilter = SearchFilter()) throws -> [SearchHit] {
+        try searchResults(text, filter: filter).hits
+    }
+
+    /// The same search with how it was found: the words searched for (stop words left out)
+    /// and whether it fell back to the best matches for any of them (`fallbackLine`).
+    ///
+    /// ```swift
+    /// let found = try await client.searchResults("EU project with China on smart cities", filter: SearchFilter(kind: "project"))
+    /// if let line = found.fallbackLine { print(line) }
+    /// for hit in found.hits { print(hit.title, hit.snippet(marking: { "[\($0)]" }), hit.facts) }
+    /// ```
+    public func searchResults(_ text: String, filter: SearchFilter = SearchFilter()) throws -> SearchResults {
         try storage.read { try SearchIndex.search(storage.db, text, filter: filter) }
+    }
+
+    /// The FTS5 query a search for `text` runs first (every word, as index terms), or nil when
+    /// there is nothing to search: for measuring a search beside the bare FTS5 query.
+    public static func fullTextQuery(_ text: String) -> String? {
+        let query = SearchQuery(text)
+        return query.isEmpty ? nil : query.fts(all: true)
     }
 
     // MARK: conflicts and rejections

@@ -1,88 +1,106 @@
-import Foundation
-
-/// The snippet under a search hit: the window of words with the most query words in it, the
-/// matched words marked. Built here rather than with FTS5's `snippet()`, which needs the match
-/// run again for each hit: for a common word that costs as much as the search itself.
+/// The snippet under a search hit: the sentence that holds most of the query's words (from the
+/// first text that has one, so pass the summary or body first), the matched words marked. A
+/// sentence longer than `maxWords` is narrowed to its best clause, then to the densest window.
+/// Built here rather than with FTS5's `snippet()`, which needs the match run again for each hit
+/// (for a common word that costs as much as the search) and knows words, not sentences.
 enum Snippet {
-    /// The query's words as the index sees them: lowercased, without diacritics, split at
-    /// punctuation ("Z-Park" is "z", "park"). Each matches words it begins (the query is by prefix).
-    static func terms(of query: String) -> [String] {
-        words(in: query).map { fold(query[$0]) }.filter { !$0.isEmpty }
-    }
+    typealias Pieces = [(text: String, highlighted: Bool)]
 
-    /// Pieces of the best window of `size` words from the text with the most matches (the first
-    /// text wins ties, so pass the body first), with "…" where text was cut.
-    static func make(texts: [String], terms: [String], size: Int = 14) -> [(text: String, highlighted: Bool)] {
-        var best: (text: String, words: [Range<String.Index>], hits: [Bool], start: Int, score: Int)?
+    static func make(texts: [String], query: SearchQuery, maxWords: Int = 40) -> Pieces {
+        let matcher = TermMatcher(query)
+        var best: (text: String, words: [Range<String.Index>], hits: [Int?], span: Range<Int>, score: (Int, Int))?
+        var fallback: (text: String, words: [Range<String.Index>], span: Range<Int>)?
         for text in texts where !text.isEmpty {
-            let words = words(in: text)
-            let hits = words.map { range in matches(text[range], terms) }
-            // Slide a window of `size` words; score = matched words in it.
-            var score = hits.prefix(size).filter { $0 }.count, top = (start: 0, score: score)
-            if words.count > size {
-                for start in 1...(words.count - size) {
-                    score += (hits[start + size - 1] ? 1 : 0) - (hits[start - 1] ? 1 : 0)
-                    if score > top.score { top = (start, score) }
-                }
-            }
-            // Begin at the window's first match where the text after it still fills the window.
-            if let first = hits[top.start...].firstIndex(of: true) { top.start = max(top.start, min(first, words.count - size)) }
-            if best == nil || top.score > best!.score {
-                best = (text, words, hits, top.start, top.score)
+            let words = SearchTerms.words(in: text)
+            guard !words.isEmpty else { continue }
+            let hits = words.map { matcher.phrase(of: text[$0]) }
+            let sentences = spans(text, words, clauses: false)
+            if fallback == nil { fallback = (text, words, sentences[0]) }
+            for sentence in sentences {
+                let score = score(hits[sentence])
+                if score.0 > 0, best == nil || score > best!.score { best = (text, words, hits, sentence, score) }
             }
         }
-        guard let best, !best.words.isEmpty else { return [] }
-        let text = best.text, words = best.words
-        let end = min(words.count, best.start + size)
-        var pieces: [(String, Bool)] = []
-        var cursor = best.start == 0 ? text.startIndex : words[best.start].lowerBound
-        if best.start > 0 { pieces.append(("…", false)) }
-        for i in best.start..<end where best.hits[i] {
-            if cursor < words[i].lowerBound { pieces.append((String(text[cursor..<words[i].lowerBound]), false)) }
-            pieces.append((String(text[words[i]]), true))
-            cursor = words[i].upperBound
+        guard let best else {
+            // Nothing shown holds the words (they matched a place or a sector): the first
+            // sentence still says what the record is.
+            guard let fallback else { return [] }
+            let none = [Int?](repeating: nil, count: fallback.words.count)
+            return pieces(fallback.text, fallback.words, none, narrow(fallback.span, maxWords: maxWords), sentence: fallback.span)
         }
-        let last = end == words.count ? text.endIndex : words[end - 1].upperBound
-        if cursor < last { pieces.append((String(text[cursor..<last]), false)) }
-        if end < words.count { pieces.append(("…", false)) }
-        return pieces
+        var span = best.span
+        if span.count > maxWords {
+            let clauses = spans(best.text, best.words, clauses: true).filter { span.contains($0.lowerBound) }
+            span = clauses.max { score(best.hits[$0]) < score(best.hits[$1]) || (score(best.hits[$0]) == score(best.hits[$1]) && $0.lowerBound > $1.lowerBound) } ?? span
+        }
+        if span.count > maxWords { span = densest(best.hits, in: span, size: maxWords) }
+        return pieces(best.text, best.words, best.hits, span, sentence: best.span)
     }
 
-    /// Runs of letters and digits, as FTS5's unicode61 tokenizer splits text. ASCII is checked
-    /// by value: Unicode property lookups for every character were most of a search's time.
-    static func words(in text: String) -> [Range<String.Index>] {
-        var out: [Range<String.Index>] = []
-        var start: String.Index?
-        let scalars = text.unicodeScalars
-        var i = scalars.startIndex
-        while i < scalars.endIndex {
-            let scalar = scalars[i], v = scalar.value
-            let inWord = v < 0x80
-                ? (v >= 0x30 && v <= 0x39) || (v | 0x20 >= 0x61 && v | 0x20 <= 0x7A)
-                : scalar.properties.isAlphabetic || scalar.properties.numericType != nil || scalar.properties.generalCategory == .nonspacingMark
-            if inWord, start == nil { start = i }
-            if !inWord, let s = start { out.append(s..<i); start = nil }
-            i = scalars.index(after: i)
+    /// (different query words, matched words) in a span: the first counts most.
+    static func score(_ hits: ArraySlice<Int?>) -> (Int, Int) {
+        let matched = hits.compactMap { $0 }
+        return (Set(matched).count, matched.count)
+    }
+
+    /// Word index ranges of the sentences (ending at ".", "!" or "?" before a space, or a line
+    /// break) or, with `clauses`, also at ";" and ":" before a space.
+    static func spans(_ text: String, _ words: [Range<String.Index>], clauses: Bool) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var start = 0
+        for i in 0..<(words.count - 1) {
+            let gap = text[words[i].upperBound..<words[i + 1].lowerBound]
+            var ends = gap.contains("\n")
+            if !ends, gap.last?.isWhitespace == true {
+                ends = gap.contains { ".!?".contains($0) || (clauses && ";:".contains($0)) }
+            }
+            if ends { out.append(start..<(i + 1)); start = i + 1 }
         }
-        if let s = start { out.append(s..<text.endIndex) }
+        out.append(start..<words.count)
         return out
     }
 
-    /// Whether the word begins with one of the (folded) terms, without allocating for ASCII words.
-    static func matches(_ word: Substring, _ terms: [String]) -> Bool {
-        guard word.utf8.allSatisfy({ $0 < 0x80 }) else {
-            let folded = fold(word)
-            return terms.contains { folded.hasPrefix($0) }
+    /// The window of `size` words in `span` with the most matched words, beginning at its first match.
+    static func densest(_ hits: [Int?], in span: Range<Int>, size: Int) -> Range<Int> {
+        var count = hits[span.lowerBound..<(span.lowerBound + size)].filter { $0 != nil }.count
+        var top = (start: span.lowerBound, count: count)
+        for start in (span.lowerBound + 1)...(span.upperBound - size) {
+            count += (hits[start + size - 1] != nil ? 1 : 0) - (hits[start - 1] != nil ? 1 : 0)
+            if count > top.count { top = (start, count) }
         }
-        return terms.contains { term in
-            guard term.utf8.count <= word.utf8.count else { return false }
-            return zip(word.utf8, term.utf8).allSatisfy { w, t in (w >= 0x41 && w <= 0x5A ? w | 0x20 : w) == t }
-        }
+        var start = top.start
+        if let first = hits[start..<(start + size)].firstIndex(where: { $0 != nil }) { start = min(first, span.upperBound - size) }
+        return start..<(start + size)
     }
 
-    /// Lowercased, diacritics removed ("Zürich" → "zurich"), cheaply for ASCII words.
-    static func fold(_ word: Substring) -> String {
-        if word.utf8.allSatisfy({ $0 < 0x80 }) { return word.lowercased() }
-        return word.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
+    static func narrow(_ span: Range<Int>, maxWords: Int) -> Range<Int> {
+        span.lowerBound..<min(span.upperBound, span.lowerBound + maxWords)
+    }
+
+    /// The words of `span` with what lies between them, matched words marked; "…" where the
+    /// span cuts its sentence, and the sentence's closing punctuation where it does not.
+    static func pieces(_ text: String, _ words: [Range<String.Index>], _ hits: [Int?], _ span: Range<Int>, sentence: Range<Int>? = nil) -> Pieces {
+        let sentence = sentence ?? span
+        var out: Pieces = []
+        var cursor = words[span.lowerBound].lowerBound
+        // An opening quote or bracket belongs to the first word.
+        while cursor > text.startIndex {
+            let before = text.index(before: cursor)
+            if text[before].isWhitespace || ".,;:!?".contains(text[before]) { break }
+            cursor = before
+        }
+        if span.lowerBound > sentence.lowerBound { out.append(("…", false)) }
+        for i in span where hits[i] != nil {
+            if cursor < words[i].lowerBound { out.append((String(text[cursor..<words[i].lowerBound]), false)) }
+            out.append((String(text[words[i]]), true))
+            cursor = words[i].upperBound
+        }
+        var end = words[span.upperBound - 1].upperBound
+        if span.upperBound == sentence.upperBound {
+            while end < text.endIndex, !text[end].isWhitespace { end = text.index(after: end) }
+        }
+        if cursor < end { out.append((String(text[cursor..<end]), false)) }
+        if span.upperBound < sentence.upperBound { out.append(("…", false)) }
+        return out
     }
 }

@@ -133,6 +133,9 @@ public final class Database {
         if !configuration.readOnly {
             try execute("PRAGMA journal_mode = \(configuration.journalMode.rawValue)")
         }
+        // `matched(search)` for the client's search (see shim.h); a build of SQLite without
+        // FTS5 has no full-text search to use it in.
+        _ = satchel_fts5_register(connection.handle)
         try execute("""
             PRAGMA synchronous = \(configuration.synchronous.rawValue);
             PRAGMA foreign_keys = \(configuration.foreignKeys ? "ON" : "OFF");

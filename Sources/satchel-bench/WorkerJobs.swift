@@ -482,10 +482,11 @@ extension Worker {
                 if elapsed > slowest.0 { slowest = (elapsed, q) }
             }
         }
-        // Baseline: the same match and ranking straight on SQLite FTS5, without snippets or filters.
+        // Baseline: the same match and ranking straight on SQLite FTS5, without snippets, filters or the fallback.
         var matches: [Int] = []
         for q in queries {
-            let fts = q.split(separator: " ").map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"*" }.joined(separator: " ")
+            // The same terms the library's first query uses (stems, folded spellings).
+            guard let fts = SatchelClient.fullTextQuery(q) else { continue }
             let start = monotonicNanos()
             _ = try db.query("SELECT rowid FROM search WHERE search MATCH ? ORDER BY bm25(search, 10.0, 1.0, 3.0) LIMIT 20", fts) { $0.int64(at: 0) }
             raw.append(seconds(since: start))

@@ -31,7 +31,7 @@ import Testing
         }
         let db = try Database(path: dir.file("device.sqlite"))
         defer { db.close() }
-        let hits = try SearchIndex.search(db, "lithium", filter: SearchFilter(limit: 20))
+        let hits = try SearchIndex.search(db, "lithium", filter: SearchFilter(limit: 20)).hits
         #expect(hits.count == 20)
         let ids = hits.map(\.key.record.rawValue)
         // Older than the newest ranked notes, yet found: by title, and as a reference entry.
@@ -40,23 +40,23 @@ import Testing
         // An old note that only mentions the word is not ranked against the newest thousands.
         #expect(!ids.contains("old-rare"))
         // A rare word is ranked over every note, however old.
-        #expect(try SearchIndex.search(db, "pudong", filter: SearchFilter()).map(\.key.record.rawValue) == ["old-rare"])
+        #expect(try SearchIndex.search(db, "pudong", filter: SearchFilter()).hits.map(\.key.record.rawValue) == ["old-rare"])
         // Filters apply to every part.
-        #expect(try SearchIndex.search(db, "lithium", filter: SearchFilter(collection: .entries)).map(\.key.record.rawValue) == ["cluster-lithium"])
+        #expect(try SearchIndex.search(db, "lithium", filter: SearchFilter(collection: .entries)).hits.map(\.key.record.rawValue) == ["cluster-lithium"])
         let snippet = hits.first { $0.key.record.rawValue == "old-title" }!.snippet(marking: { "[\($0)]" })
         #expect(snippet == "Visited the plant; [lithium] prices are rising.")
     }
 
-    @Test func snippetsMarkPrefixMatchesInTheDensestWindow() {
-        let terms = Snippet.terms(of: "Zürich incub")
-        #expect(terms == ["zurich", "incub"])
+    @Test func snippetsMarkPrefixMatchesInTheBestClause() {
+        let query = SearchQuery("Zürich incub")
+        #expect(query.phrases == [["zurich"], ["incub"]])
         let body = "One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen; Zurich hosts incubators, ZÜRICH again."
-        let pieces = Snippet.make(texts: [body], terms: terms, size: 6)
+        let pieces = Snippet.make(texts: [body], query: query, maxWords: 6)
         let marked = pieces.map { $0.highlighted ? "<\($0.text)>" : $0.text }.joined()
-        #expect(marked == "…sixteen; <Zurich> hosts <incubators>, <ZÜRICH> again.")
+        #expect(marked == "…<Zurich> hosts <incubators>, <ZÜRICH> again.")
         // The body wins ties; the title is used when only it matches.
-        #expect(Snippet.make(texts: ["nothing here", "", "Zürich notes"], terms: terms).map(\.text).joined() == "Zürich notes")
-        #expect(Snippet.make(texts: ["", ""], terms: terms).isEmpty)
+        #expect(Snippet.make(texts: ["nothing here", "", "Zürich notes"], query: query).map(\.text).joined() == "Zürich notes")
+        #expect(Snippet.make(texts: ["", ""], query: query).isEmpty)
     }
 
     @Test func aVersionTwoIndexMovesItsEntriesApartAndStillFindsThem() throws {
@@ -64,17 +64,20 @@ import Testing
         do {
             let db = try Database(path: path)
             _ = try Migrator(Array(SQLiteReplicaStorage.migrator.migrations.prefix(2))).migrate(db)
-            try db.run("INSERT INTO records (space, collection, record, confirmed_version) VALUES ('briefing', 'entries', 'org-most', 1)")
-            try db.run("INSERT INTO records (space, collection, record, confirmed_version) VALUES ('mission', 'notes', 'n1', 1)")
+            let entry: [FieldName: Value] = ["kind": .string("organisation"), "name": .string("Ministry of Science and Technology"), "aliases": .stringSet(["MoST"])]
+            let note: [FieldName: Value] = ["title": .string("Science note"), "body": .text("Met the ministry.")]
+            try db.run("INSERT INTO records (space, collection, record, confirmed_version, view) VALUES ('briefing', 'entries', 'org-most', 1, ?)", FieldValues.encode(entry))
+            try db.run("INSERT INTO records (space, collection, record, confirmed_version, view) VALUES ('mission', 'notes', 'n1', 1, ?)", FieldValues.encode(note))
             try db.run("INSERT INTO search (rowid, title, body, extra, space, collection, record, tags) VALUES (1, 'Ministry of Science and Technology · MoST', 'Funds national programmes.', '', 'briefing', 'entries', 'org-most', '')")
             try db.run("INSERT INTO search (rowid, title, body, extra, space, collection, record, tags) VALUES (2, 'Science note', 'Met the ministry.', '', 'mission', 'notes', 'n1', '')")
             db.close()
         }
         let storage = try SQLiteReplicaStorage(path: path)
         let rows = try storage.db.query("SELECT rowid, record FROM search ORDER BY rowid") { "\($0.int64(at: 0)):\($0.string(at: 1))" }
-        // Migration 3 moved the entry to -1, migration 6 above every note.
+        // Migration 3 moved the entry to -1, migration 6 above every note, and migration 7
+        // rebuilt the index from the records, at the same rowids.
         #expect(rows == ["2:n1", "\(SearchIndex.entryRowids + 1):org-most"])
-        #expect(try SearchIndex.search(storage.db, "ministry", filter: SearchFilter()).map(\.key.record.rawValue).sorted() == ["n1", "org-most"])
+        #expect(try SearchIndex.search(storage.db, "ministry", filter: SearchFilter()).hits.map(\.key.record.rawValue).sorted() == ["n1", "org-most"])
         // Saving the entry again replaces its row rather than adding one.
         var s = storage
         try s.saveRecord(LocalRecord(key: RecordKey(space: "briefing", collection: .entries, record: "org-most"), confirmedVersion: 2, view: ["name": .string("MoST")]))
