@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SatchelProtocol
+import SatchelTestSupport
+import Testing
+@testable import SatchelServer
+@testable import SatchelServerCore
+@testable import SatchelServerSQLite
+
+/// What `/v1/live` answers, byte for byte over loopback (PROTOCOL.md §14.3): every handshake gets
+/// an answer, the first heartbeat comes at once, and the `Bearer` scheme is case-insensitive.
+@Suite struct LiveHandshakeTests {
+    /// A handshake as a client writes it, with `changes` applied to its header lines (nil drops one).
+    static func handshake(port: Int, token: String?, _ changes: [String: String?] = [:]) -> String {
+        var fields: [(String, String?)] = [
+            ("Host", "127.0.0.1:\(port)"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
+            ("Authorization", token.map { "Bearer \($0)" }),
+        ]
+        for (name, value) in changes {
+            if let i = fields.firstIndex(where: { $0.0 == name }) { fields[i].1 = value } else { fields.append((name, value)) }
+        }
+        return "GET /v1/live HTTP/1.1\r\n" + fields.compactMap { f in f.1.map { "\(f.0): \($0)\r\n" } }.joined() + "\r\n"
+    }
+
+    /// The first answer to `request` on a new connection, and whether the server then closed it.
+    static func answer(port: Int, _ request: String) throws -> (message: HTTPMessage, closed: Bool) {
+        let socket = try TCPSocket.connect(port: port)
+        try socket.send(request)
+        let message = try #require(try socket.readHTTPMessage(timeout: .seconds(10)), "no answer to \(request)")
+        let closed = message.status == 101 ? false : socket.waitForClose(within: .seconds(5)) != nil
+        return (message, closed)
+    }
+
+    @Test func everyHandshakeIsAnsweredAsDocumented() async throws {
+        let f = try await RouterFixture()
+        // A minute between heartbeats: the one that comes within seconds is the first, at once.
+        let app = Application(router: HTTPAPI.router(service: f.service), server: HTTPAPI.server(service: f.service, heartbeat: .seconds(60)))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let (_, token) = try await client.device(f)
+
+            // Whole handshakes: 101 with any case of the scheme, then a heartbeat at once.
+            for scheme in ["Bearer", "bearer", "BEARER"] {
+                let socket = try TCPSocket.connect(port: port)
+                try socket.send(Self.handshake(port: port, token: nil, ["Authorization": "\(scheme) \(token)"]))
+                let upgraded = try #require(try socket.readHTTPMessage(timeout: .seconds(10)))
+                #expect(upgraded.status == 101, "\(scheme): \(upgraded.startLine)")
+                #expect(upgraded.header("sec-websocket-accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+                var bytes = socket.pending
+                let start = ContinuousClock.now
+                while bytes.count < 2 || bytes.count < 2 + Int(bytes[1] & 0x7F), ContinuousClock.now - start < .seconds(5) {
+                    if case .data(let more) = socket.read(timeout: .seconds(5)) { bytes += more } else { break }
+                }
+                #expect(bytes.first == 0x82, "\(scheme): the first message is not one binary frame")
+                if bytes.count >= 2, bytes[1] & 0x7F < 126, bytes.count >= 2 + Int(bytes[1]) {
+                    let frame = Array(bytes[2..<(2 + Int(bytes[1]))])
+                    guard case .live(.heartbeat)? = try? Frame.decode(frame, maxPayloadBytes: 1 << 20) else {
+                        Issue.record("\(scheme): the first message is not a heartbeat")
+                        continue
+                    }
+                }
+                #expect(ContinuousClock.now - start < .seconds(5))
+                socket.close()
+            }
+
+            // Refused or broken handshakes: an answer, an empty body, and the connection closed.
+            let cases: [(String, String, Int)] = [
+                ("no token", Self.handshake(port: port, token: nil), 400),
+                ("a wrong token", Self.handshake(port: port, token: "sat_not-a-token"), 400),
+                ("version 12", Self.handshake(port: port, token: token, ["Sec-WebSocket-Version": "12"]), 426),
+                ("no version", Self.handshake(port: port, token: token, ["Sec-WebSocket-Version": nil]), 426),
+                ("an empty key", Self.handshake(port: port, token: token, ["Sec-WebSocket-Key": ""]), 400),
+                ("no key", Self.handshake(port: port, token: token, ["Sec-WebSocket-Key": nil]), 400),
+                ("no Connection: Upgrade", Self.handshake(port: port, token: token, ["Connection": "keep-alive"]), 400),
+            ]
+            for (name, request, status) in cases {
+                let (message, closed) = try Self.answer(port: port, request)
+                #expect(message.status == status, "\(name): \(message.startLine)")
+                #expect(message.body.isEmpty, "\(name): a body")
+                #expect(closed, "\(name): the connection stayed open")
+                if status == 426 { #expect(message.header("sec-websocket-version") == "13", "\(name)") }
+            }
+            // No handshake at all: an unknown route.
+            let plain = try Self.answer(port: port, "GET /v1/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(plain.message.status == 404)
+
+            // Error answers of the sync routes name the features too (§14).
+            let refused = try await client.execute(uri: "/v1/hello", method: .post)
+            #expect(refused.status == .unauthorized)
+            #expect(refused.headers[HTTPField.Name("Satchel-Features")!] == SyncEndpoints.features)
+            let json = try await client.execute(uri: "/v1/pull", method: .post, headers: [.accept: "application/json"])
+            #expect(json.headers[HTTPField.Name("Satchel-Features")!] == SyncEndpoints.features)
+        }
+    }
+}
