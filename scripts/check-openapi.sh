@@ -89,7 +89,7 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance,respo
 run() {
     local name=$1 token=$2; shift 2
     echo "check-openapi: schemathesis against $url, $name" >&2
-    "$tools/bin/schemathesis" run "$spec" --url "$url" --checks "$checks" --max-examples "$examples" \
+    PYTHONPATH=$root/scripts SCHEMATHESIS_HOOKS=schemathesis_hooks "$tools/bin/schemathesis" run "$spec" --url "$url" --checks "$checks" --max-examples "$examples" \
         --seed 20261202 --workers 1 --request-timeout 10 --suppress-health-check all --no-color \
         --header "Authorization: Bearer $token" "$@" >"$tmp/schemathesis-$name.log" 2>&1 || {
         cat "$tmp/schemathesis-$name.log" >&2
@@ -97,7 +97,10 @@ run() {
     }
     tail -8 "$tmp/schemathesis-$name.log" >&2
 }
-run device-token "$device" --exclude-tag admin
+# Not the live route: a 101 turns the connection into a WebSocket, which an HTTP test client
+# cannot read, and schemathesis counts as a failure. LiveHandshakeTests checks every answer of
+# /v1/live byte for byte instead.
+run device-token "$device" --exclude-tag admin --exclude-path /v1/live
 run operator-token "$operator" --include-tag admin
 kill -0 "$server_pid" 2>/dev/null || fail "satchel-server died during the run"
 echo "check-openapi: openapi.yaml is valid and the live server answered as it says ($(($(date +%s) - started)) s)" >&2

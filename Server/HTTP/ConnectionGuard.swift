@@ -174,15 +174,20 @@ final class HeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
         deadline?.cancel()
         deadline = nil
         // A broken WebSocket handshake is answered here, since past this point it would not be.
-        if complete, let refusal = UpgradeCheck.refusal(forHead: held.lazy.flatMap { $0.readableBytesView }) {
+        switch complete ? UpgradeCheck.verdict(forHead: held.lazy.flatMap { $0.readableBytesView }) : .pass {
+        case .pass:
+            break
+        case .refuse(let response):
             held = []
             refused = true
             // Ended as a timed-out head is: the decoder behind has seen nothing.
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: refusal))).assumeIsolated().whenComplete { _ in
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: response))).assumeIsolated().whenComplete { _ in
                 context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
                 context.close(promise: nil)
             }
             return
+        case .ignoreUpgrade:
+            held = [ByteBuffer(bytes: UpgradeCheck.removingUpgrade(from: Array(held.lazy.flatMap { $0.readableBytesView })))]
         }
         for buffer in held { context.fireChannelRead(wrapInboundOut(buffer)) }
         held = []

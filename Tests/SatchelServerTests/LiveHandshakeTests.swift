@@ -25,12 +25,28 @@ import Testing
     }
 
     /// The first answer to `request` on a new connection, and whether the server then closed it.
-    static func answer(port: Int, _ request: String) throws -> (message: HTTPMessage, closed: Bool) {
+    static func answer(port: Int, _ request: String, waitForClose: Bool = true) throws -> (message: HTTPMessage, closed: Bool) {
         let socket = try TCPSocket.connect(port: port)
         try socket.send(request)
         let message = try #require(try socket.readHTTPMessage(timeout: .seconds(10)), "no answer to \(request)")
-        let closed = message.status == 101 ? false : socket.waitForClose(within: .seconds(5)) != nil
+        let closed = message.status == 101 || !waitForClose ? false : socket.waitForClose(within: .seconds(5)) != nil
         return (message, closed)
+    }
+
+    @Test func theCheckReadsHandshakesAsTheUpgraderDoes() {
+        func status(_ request: String) -> String? {
+            UpgradeCheck.refusal(forHead: Array(request.utf8)).map { String(decoding: $0, as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? "" }
+        }
+        #expect(status(Self.handshake(port: 1, token: "t")) == nil)
+        #expect(status(Self.handshake(port: 1, token: "t", ["Sec-WebSocket-Version": "12"])) == "HTTP/1.1 426 Upgrade Required")
+        #expect(status(Self.handshake(port: 1, token: "t", ["Sec-WebSocket-Key": ""])) == "HTTP/1.1 400 Bad Request")
+        #expect(status(Self.handshake(port: 1, token: "t", ["Connection": "keep-alive, Upgrade", "Upgrade": "WebSocket"])) == nil)
+        #expect(status("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n") == nil)
+        #expect(UpgradeCheck.verdict(forHead: Array("GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n".utf8)) == .ignoreUpgrade)
+        let h2c = "POST /v1/enroll HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nContent-Length: 2\r\n\r\n{}"
+        #expect(String(decoding: UpgradeCheck.removingUpgrade(from: Array(h2c.utf8)), as: UTF8.self)
+            == "POST /v1/enroll HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(status("POST /v1/live HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n") == "HTTP/1.1 400 Bad Request")
     }
 
     @Test func everyHandshakeIsAnsweredAsDocumented() async throws {
@@ -83,15 +99,20 @@ import Testing
                 if status == 426 { #expect(message.header("sec-websocket-version") == "13", "\(name)") }
             }
             // No handshake at all: an unknown route.
-            let plain = try Self.answer(port: port, "GET /v1/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let plain = try Self.answer(port: port, "GET /v1/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", waitForClose: false)
             #expect(plain.message.status == 404)
+            // Another protocol in `Upgrade` (curl --http2) is ignored: served as plain HTTP/1.1.
+            let h2c = try Self.answer(port: port, "GET /v1/health HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings, close\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", waitForClose: false)
+            #expect(h2c.message.status == 200 && h2c.message.body == Array("ok\n".utf8))
+            let other = try Self.answer(port: port, "GET /v1/live HTTP/1.1\r\nHost: x\r\nUpgrade: AAA\r\nConnection: Upgrade, close\r\n\r\n", waitForClose: false)
+            #expect(other.message.status == 404)
 
             // Error answers of the sync routes name the features too (§14).
             let refused = try await client.execute(uri: "/v1/hello", method: .post)
             #expect(refused.status == .unauthorized)
-            #expect(refused.headers[HTTPField.Name("Satchel-Features")!] == SyncEndpoints.features)
+            #expect(refused.headers[HTTPAPI.satchelFeatures] == SyncEndpoints.features)
             let json = try await client.execute(uri: "/v1/pull", method: .post, headers: [.accept: "application/json"])
-            #expect(json.headers[HTTPField.Name("Satchel-Features")!] == SyncEndpoints.features)
+            #expect(json.headers[HTTPAPI.satchelFeatures] == SyncEndpoints.features)
         }
     }
 }
