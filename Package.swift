@@ -213,6 +213,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                // Close codes of live connections (LiveRevocationTests).
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Tests/SatchelServerTests", swiftSettings: strict),
         .testTarget(

@@ -28,6 +28,13 @@ extension SpaceAccess: WireCodable {
 }
 
 extension WireReader {
+    /// An optional trailing varint, which is sent only when it is not 0: an explicit 0 would be
+    /// a second encoding of the same message (§1).
+    mutating func trailingNonZero(_ what: String) throws(FrameError) -> UInt64 {
+        let v = try varint()
+        guard v != 0 else { throw malformed("\(what) 0 must be left out, not sent") }
+        return v
+    }
     mutating func version() throws(FrameError) -> Version {
         let v = try varint()
         guard v <= UInt64(Int64.max) else { throw malformed("version out of range") }
@@ -84,7 +91,7 @@ extension PushRequest: WireCodable {
     }
     public init(from r: inout WireReader) throws(FrameError) {
         let mutations = try r.array(minItemBytes: 20) { (r: inout WireReader) throws(FrameError) in try Mutation(from: &r) }
-        let flags = r.isAtEnd ? 0 : try r.varint()
+        let flags = r.isAtEnd ? 0 : try r.trailingNonZero("push request flags")
         guard flags <= 1 else { throw r.malformed("unknown push request flags \(flags)") }
         self.init(mutations: mutations, reportAsWritten: flags == 1)
     }
@@ -106,12 +113,17 @@ extension PushResponse: WireCodable {
         var results = try r.array(minItemBytes: 5) { (r: inout WireReader) throws(FrameError) in try MutationResult(from: &r) }
         let clock = try HLC(from: &r)
         var reports = false
+        // Present exactly when bytes follow the clock: no need to know the request.
         if !r.isAtEnd {
             guard try r.int() == (results.count + 7) / 8 else { throw r.malformed("as-written flags do not match the results") }
             var byte: UInt8 = 0
             for i in results.indices {
                 if i % 8 == 0 { byte = try r.byte() }
                 results[i].asWritten = byte & (1 << UInt8(i % 8)) != 0
+            }
+            // The last byte's bits past the last result are 0: one encoding per message (§1).
+            if results.count % 8 != 0, byte >> UInt8(results.count % 8) != 0 {
+                throw r.malformed("as-written flags set for results that do not exist")
             }
             reports = true
         }
@@ -133,11 +145,13 @@ extension PullRequest: WireCodable {
         let space = try SpaceID(from: &r), after = try r.version(), limit = try r.int()
         var bootstrap: Version?
         if !r.isAtEnd {
+            // 0 only to make room for the flags after it: a message ends with a field that is set.
             let raw = try r.varint()
+            if raw == 0 && r.isAtEnd { throw r.malformed("a pull request ends with bootstrap 0; leave it out") }
             guard raw <= UInt64(Int64.max) else { throw r.malformed("bootstrap horizon out of range") }
             bootstrap = raw == 0 ? nil : Version(raw - 1)
         }
-        let flags = r.isAtEnd ? 0 : try r.varint()
+        let flags = r.isAtEnd ? 0 : try r.trailingNonZero("pull request flags")
         guard flags <= 1 else { throw r.malformed("unknown pull request flags \(flags)") }
         self.init(space: space, after: after, limit: limit, bootstrap: bootstrap, omitOwnAsWritten: flags == 1)
     }

@@ -6,7 +6,8 @@ set -euo pipefail
 
 # faketime: the clock tests run the terminal client a year ahead. postgresql: the PostgreSQL
 # backend's tests start a throwaway server of their own (scripts/with-postgres.sh).
-packages=(libsqlite3-dev zlib1g-dev pkg-config faketime postgresql "$@")
+# python3-venv: scripts/check-openapi.sh installs its PyPI tools into a venv.
+packages=(libsqlite3-dev zlib1g-dev pkg-config faketime postgresql python3-venv "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -43,6 +43,12 @@ public final class LiveHub: Sendable {
         for s in targets { s.continuation.yield(.advanced(space: space, head: head)) }
     }
 
+    /// Sends `event` to subscription `id` only (its heartbeats), if it is still subscribed.
+    public func send(_ event: LiveEvent, to id: Int) {
+        let target = subscribers.withLock { $0[id] }
+        target?.continuation.yield(event)
+    }
+
     /// Sends `revoked` to every connection of `device` and ends them.
     public func revoke(device: DeviceID, message: String) {
         let targets = subscribers.withLock { subs in

@@ -12,7 +12,8 @@ enum AdminRoutes {
         let admin = AdminService(store: service.store, now: service.now)
         let routes = RouteCollection(context: OperatorRequestContext.self)
         routes.get("/v1/admin/devices") { request, _ in
-            try json(await admin.devices(user: request.uri.queryParameters.get("user").flatMap { try? UserID($0) }))
+            // A malformed `user` is refused (400 invalid_identifier), not read as "every user".
+            try json(await admin.devices(user: try request.uri.queryParameters.get("user").map { try UserID($0) }))
         }
         routes.get("/v1/admin/devices/:id") { _, context in try json(await admin.device(try deviceID(context))) }
         routes.post("/v1/admin/devices/:id/revoke") { _, context in try json(await admin.revoke(try deviceID(context))) }
@@ -36,7 +37,11 @@ enum AdminRoutes {
             guard let olderThan = Int64(q.get("older-than-ms") ?? "0"), olderThan >= 0 else {
                 throw APIError(code: "malformed_request", "older-than-ms must be a whole number of milliseconds")
             }
-            return try json(await admin.compact(space: space, olderThan: olderThan, dryRun: q.get("dry-run") == "true"))
+            // Only `true` or `false`: a typo must not turn a dry run into a real compaction.
+            guard let dryRun = q.get("dry-run").map({ ["true": true, "false": false][$0] }) ?? false else {
+                throw APIError(code: "malformed_request", "dry-run must be true or false")
+            }
+            return try json(await admin.compact(space: space, olderThan: olderThan, dryRun: dryRun))
         }
         routes.post("/v1/admin/backup") { _, _ in try await backupResponse(service) }
         routes.get("/metrics") { _, _ in

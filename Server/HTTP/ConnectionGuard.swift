@@ -129,6 +129,7 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
 final class HeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     /// More than the decoder accepts in a head (80 KiB): past it the bytes go on, for the decoder
     /// to refuse.
@@ -140,6 +141,8 @@ final class HeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
     private var scanner = HeadScanner()
     private var held: [ByteBuffer] = []
     private var heldBytes = 0
+    /// A broken WebSocket handshake was answered: the connection is closing, nothing goes on.
+    private var refused = false
 
     init(timeout: Duration, onTimeout: @escaping @Sendable () -> Void) {
         self.timeout = timeout
@@ -161,13 +164,31 @@ final class HeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if refused { return }
         guard deadline != nil else { return context.fireChannelRead(data) }
         let buffer = unwrapInboundIn(data)
         held.append(buffer)
         heldBytes += buffer.readableBytes
-        guard scanner.scan(buffer.readableBytesView) || heldBytes > Self.maxHeldBytes else { return }
+        let complete = scanner.scan(buffer.readableBytesView)
+        guard complete || heldBytes > Self.maxHeldBytes else { return }
         deadline?.cancel()
         deadline = nil
+        // A broken WebSocket handshake is answered here, since past this point it would not be.
+        switch complete ? UpgradeCheck.verdict(forHead: held.lazy.flatMap { $0.readableBytesView }) : .pass {
+        case .pass:
+            break
+        case .refuse(let response):
+            held = []
+            refused = true
+            // Ended as a timed-out head is: the decoder behind has seen nothing.
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: response))).assumeIsolated().whenComplete { _ in
+                context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+                context.close(promise: nil)
+            }
+            return
+        case .ignoreUpgrade:
+            held = [ByteBuffer(bytes: UpgradeCheck.removingUpgrade(from: Array(held.lazy.flatMap { $0.readableBytesView })))]
+        }
         for buffer in held { context.fireChannelRead(wrapInboundOut(buffer)) }
         held = []
         context.fireChannelReadComplete()

@@ -42,11 +42,16 @@ struct ErrorRenderingMiddleware<Context: RequestContext>: RouterMiddleware {
             return HTTPAPI.jsonError(failures.answer(error))
         case .frame(let endpoints):
             let failure = endpoints.failure(error)
+            // Every answer of a sync route names the server's features (§14), errors included:
+            // a client whose hello failed still learns what the server understands.
             if request.headers[.accept]?.contains("application/json") == true {
-                return HTTPAPI.jsonError(failure.error)
+                var response = HTTPAPI.jsonError(failure.error)
+                response.headers[HTTPAPI.satchelFeatures] = SyncEndpoints.features
+                return response
             }
             return Response(
-                status: .init(code: failure.status), headers: [.contentType: HTTPAPI.frameContentType],
+                status: .init(code: failure.status),
+                headers: [.contentType: HTTPAPI.frameContentType, HTTPAPI.satchelFeatures: SyncEndpoints.features],
                 body: .init(byteBuffer: ByteBuffer(bytes: failure.frame)))
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import SatchelServerCore
@@ -10,11 +11,13 @@ enum OpenRoutes {
         let routes = RouteCollection(context: BasicRequestContext.self)
         routes.get("/v1/health") { _, _ in "ok\n" }
         routes.get("/v1/ready") { _, _ -> Response in
+            // Plain text, as `/v1/health` (whose String answer Hummingbird labels so).
+            let plain: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
             do {
                 _ = try await service.store.allSpaces()
-                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+                return Response(status: .ok, headers: plain, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
             } catch {
-                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "store unavailable\n")))
+                return Response(status: .serviceUnavailable, headers: plain, body: .init(byteBuffer: ByteBuffer(string: "store unavailable\n")))
             }
         }
         // Enrollment can fail on what the client sent: its errors are JSON, like the admin API's

@@ -28,6 +28,38 @@ import Testing
         }
     }
 
+    /// Every message type, live event and optional tail has a vector, every vector file is one
+    /// of them, and the vectors' README describes each file.
+    @Test func vectorsCoverEveryMessageForm() throws {
+        var forms = Set<String>()
+        for (_, message, _) in GoldenVectors.messages {
+            switch message {
+            case .helloRequest: forms.insert("hello-request")
+            case .helloResponse(let m): forms.insert(m.deviceState == nil ? "hello-response" : "hello-response+device-state")
+            case .pushRequest(let m): forms.insert(m.reportAsWritten ? "push-request+flags" : "push-request")
+            case .pushResponse(let m): forms.insert(m.reportsAsWritten ? "push-response+as-written" : "push-response")
+            case .pullRequest(let m): forms.insert("pull-request" + (m.bootstrap == nil ? "" : "+bootstrap") + (m.omitOwnAsWritten ? "+flags" : ""))
+            case .pullResponse: forms.insert("pull-response")
+            case .live(.advanced): forms.insert("live-advanced")
+            case .live(.heartbeat): forms.insert("live-heartbeat")
+            case .live(.revoked): forms.insert("live-revoked")
+            case .error: forms.insert("error")
+            }
+        }
+        let expected: Set<String> = [
+            "hello-request", "hello-response", "hello-response+device-state", "push-request", "push-request+flags",
+            "push-response", "push-response+as-written", "pull-request", "pull-request+bootstrap", "pull-request+flags",
+            "pull-response", "live-advanced", "live-heartbeat", "live-revoked", "error",
+        ]
+        #expect(forms.isSuperset(of: expected), "no vector for \(expected.subtracting(forms).sorted())")
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.vectorsDirectory.path).filter { $0.hasSuffix(".frame") }
+        #expect(Set(files) == Set(GoldenVectors.messages.map { "\($0.name).frame" }))
+        let readme = try String(contentsOf: Self.vectorsDirectory.appendingPathComponent("README.md"), encoding: .utf8)
+        for (name, _, _) in GoldenVectors.messages {
+            #expect(readme.contains("`\(name).frame`"), "Vectors/README.md does not describe \(name).frame")
+        }
+    }
+
     @Test func presetDictionaryMatchesItsVectorFile() throws {
         let url = Self.vectorsDirectory.appendingPathComponent("dictionary-v1.bin")
         if Self.regenerate { try Data(PresetDictionary.v1).write(to: url) }
@@ -126,8 +158,28 @@ import Testing
         // A request from a client that predates the field: incremental.
         let old = PullRequest(space: "s", after: 3, limit: 5).wireBytes
         #expect(try PullRequest(wireBytes: old).bootstrap == nil)
-        #expect(try PullRequest(wireBytes: old + [0]).bootstrap == nil)
         #expect(try PullRequest(wireBytes: old + [8]).bootstrap == 7)
+    }
+
+    /// One message, one encoding (§1): an optional trailing field is left out when it is 0, and
+    /// a decoder refuses it sent as 0, except `bootstrap` 0 holding the place of the flags after it.
+    @Test func optionalTrailingFieldsRefuseAnExplicitZero() throws {
+        let pull = PullRequest(space: "s", after: 3, limit: 5).wireBytes
+        #expect(throws: FrameError.self) { try PullRequest(wireBytes: pull + [0]) }
+        #expect(throws: FrameError.self) { try PullRequest(wireBytes: pull + [0, 0]) }
+        #expect(throws: FrameError.self) { try PullRequest(wireBytes: pull + [8, 0]) }
+        #expect(try PullRequest(wireBytes: pull + [0, 1]) == PullRequest(space: "s", after: 3, limit: 5, omitOwnAsWritten: true))
+        var writer = Writer("dev-1")
+        let push = PushRequest(mutations: [writer.create(["title": .string("t")])]).wireBytes
+        #expect(throws: FrameError.self) { try PushRequest(wireBytes: push + [0]) }
+        // The as-written bitmap: bits past the last result are 0.
+        let results = (0..<3).map { MutationResult(mutation: MutationID(unchecked: "m\($0)"), status: .applied, version: Version($0 + 1), asWritten: true) }
+        let plain = PushResponse(results: results, clock: HLC(millis: 5, counter: 0)).wireBytes
+        #expect(try PushResponse(wireBytes: plain + [1, 0b0000_0111]).results.allSatisfy(\.asWritten))
+        #expect(throws: FrameError.self) { try PushResponse(wireBytes: plain + [1, 0b0000_1111]) }
+        // Decodable without the request: an empty bitmap of no results still says "asked".
+        let none = PushResponse(results: [], clock: HLC(millis: 5, counter: 0), reportsAsWritten: true)
+        #expect(try PushResponse(wireBytes: none.wireBytes) == none)
     }
 
     @Test func asWrittenFlagsTravelOnlyWhenAskedForAndOldMessagesStillDecode() throws {

@@ -72,7 +72,18 @@ enum GoldenVectors {
             MutationResult(mutation: "01hq3va0000000000000000005", status: .rejected, version: 0,
                            rejection: Rejection(.unknownField, "collection 'notes' has no field 'colour'")),
         ], clock: HLC(millis: 1_796_000_000_600, counter: 0))), .none),
+        // The optional tails (§5, §6): a push asking for the as-written flags and its answer.
+        ("push-request-as-written", .pushRequest(PushRequest(mutations: [delete], reportAsWritten: true)), .none),
+        ("push-response-as-written", .pushResponse(PushResponse(results: [
+            MutationResult(mutation: create.id, status: .applied, version: 1207, asWritten: true),
+            MutationResult(mutation: patch.id, status: .merged, version: 1208),
+            MutationResult(mutation: delete.id, status: .applied, version: 1209, asWritten: true),
+        ], clock: HLC(millis: 1_796_000_000_600, counter: 0), reportsAsWritten: true)), .none),
         ("pull-request", .pullRequest(PullRequest(space: "mission-cn-2026", after: 1206, limit: 500)), .none),
+        // A bootstrap page of a space whose horizon is 1000: `bootstrap` is 1001 on the wire.
+        ("pull-request-bootstrap", .pullRequest(PullRequest(space: "mission-cn-2026", after: 0, limit: 500, bootstrap: 1000)), .none),
+        // A log pull leaving out the device's as-written changes: `bootstrap` 0, then the flags.
+        ("pull-request-omit-own", .pullRequest(PullRequest(space: "mission-cn-2026", after: 1206, limit: 500, omitOwnAsWritten: true)), .none),
         ("pull-response", .pullResponse(pullResponse), .none),
         ("pull-response-compressed", .pullResponse(pullResponse), .default),
         ("live-advanced", .live(.advanced(space: "mission-cn-2026", head: 1501)), .none),

@@ -116,8 +116,8 @@ public final class TCPSocket: @unchecked Sendable {
         return message
     }
 
-    /// Bytes read past the last message.
-    private var pending: [UInt8] = []
+    /// Bytes read past the last message (after a 101, the first WebSocket frames).
+    public private(set) var pending: [UInt8] = []
 }
 
 /// An HTTP/1.1 request or response as bytes: its head's lines and its body.
