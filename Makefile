@@ -12,11 +12,12 @@ build: deps
 	$(SWIFT) build
 
 # Plain `swift test` (not --parallel) prints both XCTest's and Swift Testing's closing lines.
-# The PostgreSQL backend's tests run against a throwaway server of their own. Then openapi.yaml
-# against a strict validator and, with schemathesis, against a live server (a couple of minutes).
+# The PostgreSQL backend's tests run against a throwaway server of their own; run-tests.sh runs
+# the suites that check timing after the rest, on their own. Then openapi.yaml against a strict
+# validator and, with schemathesis, against a live server (a couple of minutes).
 test: deps
 	$(SWIFT) build --build-tests
-	./scripts/with-postgres.sh $(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) ./scripts/with-postgres.sh ./scripts/run-tests.sh
 	SATCHEL_BIN=$$($(SWIFT) build --show-bin-path) ./scripts/check-openapi.sh
 
 # The deterministic simulation's long sweep in a release build: 2,000 seeds, each run twice

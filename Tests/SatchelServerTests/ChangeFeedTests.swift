@@ -41,11 +41,15 @@ import SatchelTesting
         }
     }
 
-    static let bound: Duration = .seconds(5)
+    /// How long a test waits for an event. The promise is "within a second", and on an idle
+    /// machine it is met with room (the feed looks every 250 ms; the test prints the delay);
+    /// a suite loading both cores has delayed one past 5 s. Heartbeats come every 300 s in these
+    /// tests, so an event inside this bound can only have come from the feed.
+    static let bound: Duration = .seconds(20)
 
     @Test func briefingLoadAndOperatorCommandsWhileServingReachWatchingDevicesWithinASecond() async throws {
-        // Heartbeats every 30 s: the revocation must come from the feed, not the heartbeat check.
-        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing, extraArguments: ["--heartbeat-seconds", "30"])
+        // Heartbeats every 300 s: the revocation must come from the feed, not the heartbeat check.
+        let world = try await ServerWorld(users: ["ana"], roles: ServerWorld.missionAndBriefing, extraArguments: ["--heartbeat-seconds", "300"])
         let server = world.server
         defer { _ = server.terminate() }
         let phone = try await HTTPDevice.enroll(url: server.url, code: try await world.enrollmentCode(for: "ana"), label: "phone")
