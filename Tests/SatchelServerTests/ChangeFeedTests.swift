@@ -65,8 +65,8 @@ import SatchelTesting
             .appendingPathComponent("Data/china-briefing.json").path
         _ = try await ServerProcess.run(["briefing", "load", briefing, "--data", world.data])
         // "Within a second" holds with room on an idle machine (the feed looks every 250 ms);
-        // the bound leaves room for a suite loading both cores, and is still far inside the
-        // 30 s heartbeat that was the only way another process's writes were noticed before.
+        // the bound leaves room for a loaded machine, and is far inside this test's 300 s
+        // heartbeat, the only way another process's writes were noticed before the feed.
         let started = ContinuousClock.now
         let loaded = await watcher.next(within: Self.bound)
         guard case .advanced(let space, let head)? = loaded else {
